@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The project's test command: installs the test servers, then format check, lints, and every test.
+# The tests start their own memcached and s3s-fs processes, so nothing needs to be running.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="${HOME}/.cargo/bin:${PATH}"
+
+step() {
+    echo
+    echo "==> $*"
+}
+
+step "install test dependencies"
+bash scripts/install-test-deps.sh
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace
+
+echo
+echo "==> all checks passed"

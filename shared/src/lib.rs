@@ -1,0 +1,15 @@
+//! The Scope report model shared by every Stormscope service: the types of a probe report, their
+//! wire codecs (gzip JSON and gzip msgpack as real probes send them), the merge rules the original
+//! app applies, and a seeded generator of realistic reports for tests and benchmarks.
+
+pub mod codec;
+pub mod inspect;
+pub mod merge;
+pub mod model;
+pub mod synth;
+pub mod time;
+pub mod upgrade;
+
+pub use codec::{DecodeError, Format, Limit, Limits};
+pub use model::{Node, Report, Topology, TopologyKind};
+pub use time::Timestamp;

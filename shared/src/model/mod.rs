@@ -1,0 +1,15 @@
+//! The report model of Scope (`report/*.go`): a report holds one [`Topology`] per
+//! [`TopologyKind`], each a map of [`Node`]s.
+
+mod kind;
+mod node;
+mod report;
+mod serde_util;
+mod topology;
+
+pub use kind::TopologyKind;
+pub use node::{LatestEntry, LatestMap, Metric, Node, NodeSet, Sample, Sets, StringSet, keys};
+pub use report::{DnsRecord, DnsRecords, PluginSpec, Plugins, Report, Sampling};
+pub use topology::{
+    Column, Control, MetadataTemplate, MetricTemplate, TableTemplate, Topology,
+};
