@@ -25,14 +25,16 @@ if command -v memcached >/dev/null 2>&1; then
 else
     # Package lists on a fresh machine may be missing or stale; only pay for an update when the
     # install cannot succeed without one.
-    if ! apt_install memcached >/tmp/stormscope-apt.log 2>&1; then
-        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get update -q >>/tmp/stormscope-apt.log 2>&1
-        if ! apt_install memcached >>/tmp/stormscope-apt.log 2>&1; then
-            cat /tmp/stormscope-apt.log >&2
+    apt_log=$(mktemp)
+    if ! apt_install memcached >"${apt_log}" 2>&1; then
+        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get update -q >>"${apt_log}" 2>&1
+        if ! apt_install memcached >>"${apt_log}" 2>&1; then
+            cat "${apt_log}" >&2
             echo "error: could not install memcached" >&2
             exit 1
         fi
     fi
+    rm -f "${apt_log}"
     echo "installed: memcached $(memcached -V 2>/dev/null | awk '{print $2}') at $(command -v memcached)"
 fi
 
@@ -44,7 +46,8 @@ if command -v s3s-fs >/dev/null 2>&1 && [[ "$(s3s_fs_version)" == "${S3S_FS_VERS
     echo "found: s3s-fs ${S3S_FS_VERSION} at $(command -v s3s-fs)"
 else
     # Pinned: newer s3s-fs releases need a newer rustc than the project's toolchain.
-    echo "installing: s3s-fs ${S3S_FS_VERSION} (cargo install, takes several minutes)..."
+    # On stderr so stdout stays one line per dependency; without it CI looks stuck for minutes.
+    echo "installing s3s-fs ${S3S_FS_VERSION} with cargo install (takes a few minutes)..." >&2
     start=$(date +%s)
     if ! cargo install "s3s-fs@${S3S_FS_VERSION}" --locked --features binary --quiet; then
         echo "error: cargo install s3s-fs@${S3S_FS_VERSION} failed" >&2

@@ -25,7 +25,10 @@ impl Summary {
         let hosts = &report.topology(TopologyKind::Host).nodes;
         let probe_ids = hosts
             .values()
-            .filter_map(|n| n.latest_value(keys::CONTROL_PROBE_ID).or(n.latest_value("probe_id")))
+            .filter_map(|n| {
+                n.latest_value(keys::CONTROL_PROBE_ID)
+                    .or(n.latest_value("probe_id"))
+            })
             .map(str::to_owned)
             .collect();
         Summary {
@@ -68,5 +71,9 @@ impl fmt::Display for Summary {
 }
 
 fn join(set: &BTreeSet<String>) -> String {
-    if set.is_empty() { "-".to_owned() } else { set.iter().cloned().collect::<Vec<_>>().join(", ") }
+    if set.is_empty() {
+        "-".to_owned()
+    } else {
+        set.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
 }

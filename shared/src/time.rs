@@ -36,12 +36,18 @@ pub enum TimestampError {
 }
 
 impl Timestamp {
-    pub const ZERO: Timestamp = Timestamp { secs_since_go_zero: 0, nanos: 0 };
+    pub const ZERO: Timestamp = Timestamp {
+        secs_since_go_zero: 0,
+        nanos: 0,
+    };
 
     pub fn from_unix_nanos(nanos: i128) -> Self {
         let secs = nanos.div_euclid(1_000_000_000) as i64;
         let sub = nanos.rem_euclid(1_000_000_000) as u32;
-        Timestamp { secs_since_go_zero: secs + GO_ZERO_TO_UNIX_SECS, nanos: sub }
+        Timestamp {
+            secs_since_go_zero: secs + GO_ZERO_TO_UNIX_SECS,
+            nanos: sub,
+        }
     }
 
     pub fn from_unix_millis(millis: i64) -> Self {
@@ -92,7 +98,10 @@ impl Timestamp {
         if !(0..1_000_000_000).contains(&nanos) {
             return Err(TimestampError::BinaryNanos(nanos));
         }
-        Ok(Timestamp { secs_since_go_zero: secs, nanos: nanos as u32 })
+        Ok(Timestamp {
+            secs_since_go_zero: secs,
+            nanos: nanos as u32,
+        })
     }
 
     pub fn parse_rfc3339(text: &str) -> Result<Self, TimestampError> {
@@ -181,7 +190,10 @@ mod tests {
     #[test]
     fn zero_time_is_go_zero() {
         assert_eq!(Timestamp::ZERO.to_rfc3339(), "0001-01-01T00:00:00Z");
-        assert_eq!(Timestamp::parse_rfc3339("0001-01-01T00:00:00Z").unwrap(), Timestamp::ZERO);
+        assert_eq!(
+            Timestamp::parse_rfc3339("0001-01-01T00:00:00Z").unwrap(),
+            Timestamp::ZERO
+        );
     }
 
     #[test]
@@ -213,12 +225,21 @@ mod tests {
 
     #[test]
     fn go_binary_errors_are_typed() {
-        assert_eq!(Timestamp::from_go_binary(&[1, 2, 3]), Err(TimestampError::BinaryLength(3)));
+        assert_eq!(
+            Timestamp::from_go_binary(&[1, 2, 3]),
+            Err(TimestampError::BinaryLength(3))
+        );
         let mut bad = Timestamp::ZERO.to_go_binary();
         bad[0] = 9;
-        assert_eq!(Timestamp::from_go_binary(&bad), Err(TimestampError::BinaryVersion(9)));
+        assert_eq!(
+            Timestamp::from_go_binary(&bad),
+            Err(TimestampError::BinaryVersion(9))
+        );
         bad[0] = 1;
         bad[9..13].copy_from_slice(&(-5i32).to_be_bytes());
-        assert_eq!(Timestamp::from_go_binary(&bad), Err(TimestampError::BinaryNanos(-5)));
+        assert_eq!(
+            Timestamp::from_go_binary(&bad),
+            Err(TimestampError::BinaryNanos(-5))
+        );
     }
 }

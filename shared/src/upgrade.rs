@@ -21,13 +21,20 @@ impl Report {
         }
         let mut rewrites = Vec::new();
         for (pod_id, pod) in &self.topology(TopologyKind::Pod).nodes {
-            let Some(rs_ids) = pod.parents.get(TopologyKind::ReplicaSet.name()) else { continue };
-            let mut deployments = pod.parents.get(TopologyKind::Deployment.name()).cloned().unwrap_or_default();
+            let Some(rs_ids) = pod.parents.get(TopologyKind::ReplicaSet.name()) else {
+                continue;
+            };
+            let mut deployments = pod
+                .parents
+                .get(TopologyKind::Deployment.name())
+                .cloned()
+                .unwrap_or_default();
             for rs_id in rs_ids {
-                if let Some(rs) = self.topology(TopologyKind::ReplicaSet).nodes.get(rs_id) {
-                    if let Some(ids) = rs.parents.get(TopologyKind::Deployment.name()) {
-                        deployments.extend(ids.iter().cloned());
-                    }
+                let replica_set = self.topology(TopologyKind::ReplicaSet).nodes.get(rs_id);
+                if let Some(ids) =
+                    replica_set.and_then(|rs| rs.parents.get(TopologyKind::Deployment.name()))
+                {
+                    deployments.extend(ids.iter().cloned());
                 }
             }
             rewrites.push((pod_id.clone(), deployments));
@@ -37,7 +44,8 @@ impl Report {
             let pod = pods.get_mut(&pod_id).expect("pod id came from this map");
             pod.parents.remove(TopologyKind::ReplicaSet.name());
             if !deployments.is_empty() {
-                pod.parents.insert(TopologyKind::Deployment.name().to_owned(), deployments);
+                pod.parents
+                    .insert(TopologyKind::Deployment.name().to_owned(), deployments);
             }
         }
     }
@@ -67,7 +75,11 @@ impl Report {
         }
         // Scope stamps these with the time of the upgrade; the report's own time keeps an
         // upgrade repeatable, and is the same instant for a fresh report.
-        let stamp = if self.ts.is_zero() { Timestamp::now() } else { self.ts };
+        let stamp = if self.ts.is_zero() {
+            Timestamp::now()
+        } else {
+            self.ts
+        };
         let topology = self.topology_mut(TopologyKind::Namespace);
         for ns in namespaces {
             let node = Node::new(format!("{ns};<namespace>"), TopologyKind::Namespace.name())
@@ -85,15 +97,21 @@ impl Report {
         }
         let mut dns = DnsRecords::new();
         for (id, endpoint) in &self.topology(TopologyKind::Endpoint).nodes {
-            let Some(addr) = endpoint_address(id) else { continue };
+            let Some(addr) = endpoint_address(id) else {
+                continue;
+            };
             let forward = endpoint.sets.get(keys::SNOOPED_DNS_NAMES);
             let reverse = endpoint.sets.get(keys::REVERSE_DNS_NAMES);
             if forward.is_none() && reverse.is_none() {
                 continue;
             }
             let record: &mut DnsRecord = dns.entry(addr.to_owned()).or_default();
-            record.forward.extend(forward.into_iter().flatten().cloned());
-            record.reverse.extend(reverse.into_iter().flatten().cloned());
+            record
+                .forward
+                .extend(forward.into_iter().flatten().cloned());
+            record
+                .reverse
+                .extend(reverse.into_iter().flatten().cloned());
         }
         self.dns = dns;
     }
@@ -119,7 +137,11 @@ impl Report {
     /// then `Upgrade`.
     pub fn massage(&mut self, max_topology_nodes: usize) -> Vec<TopologyKind> {
         let hosts = self.topology(TopologyKind::Host).nodes.len();
-        let limit = if hosts > 1 { max_topology_nodes.saturating_mul(hosts) } else { max_topology_nodes };
+        let limit = if hosts > 1 {
+            max_topology_nodes.saturating_mul(hosts)
+        } else {
+            max_topology_nodes
+        };
         let dropped = self.drop_topologies_over(limit);
         self.upgrade();
         dropped

@@ -11,7 +11,11 @@ pub fn fixtures_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
-    assert!(dir.is_dir(), "fixtures not found at {} (set STORMSCOPE_FIXTURES)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "fixtures not found at {} (set STORMSCOPE_FIXTURES)",
+        dir.display()
+    );
     dir
 }
 
@@ -21,7 +25,8 @@ pub fn read(rel: &str) -> Vec<u8> {
 }
 
 pub fn decode_file(rel: &str) -> Report {
-    codec::decode_sniffed(&read(rel), &Limits::default()).unwrap_or_else(|e| panic!("decoding {rel}: {e}"))
+    codec::decode_sniffed(&read(rel), &Limits::default())
+        .unwrap_or_else(|e| panic!("decoding {rel}: {e}"))
 }
 
 /// The stems of the real probe bodies (`hostA-01-full`, ...).
@@ -32,7 +37,11 @@ pub fn probe_bodies() -> Vec<String> {
         .filter_map(|name| name.strip_suffix(".msgpack.gz").map(str::to_owned))
         .collect();
     stems.sort();
-    assert!(stems.len() >= 17, "expected the 17 probe bodies, found {}", stems.len());
+    assert!(
+        stems.len() >= 17,
+        "expected the 17 probe bodies, found {}",
+        stems.len()
+    );
     stems
 }
 
@@ -53,9 +62,11 @@ pub fn first_diff(a: &serde_json::Value, b: &serde_json::Value) -> Option<String
             }
             None
         }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_diff(p, q).map(|d| format!("{i}/{d}")))
-        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_diff(p, q).map(|d| format!("{i}/{d}"))),
         _ if a == b => None,
         _ => Some(format!("{a} vs {b}")),
     }
@@ -64,7 +75,13 @@ pub fn first_diff(a: &serde_json::Value, b: &serde_json::Value) -> Option<String
 /// Asserts two reports are equal, naming the first difference.
 pub fn assert_same(a: &Report, b: &Report, what: &str) {
     if a != b {
-        let (x, y) = (serde_json::to_value(a).unwrap(), serde_json::to_value(b).unwrap());
-        panic!("{what}: reports differ at {}", first_diff(&x, &y).unwrap_or_else(|| "(only in non-JSON detail)".into()));
+        let (x, y) = (
+            serde_json::to_value(a).unwrap(),
+            serde_json::to_value(b).unwrap(),
+        );
+        panic!(
+            "{what}: reports differ at {}",
+            first_diff(&x, &y).unwrap_or_else(|| "(only in non-JSON detail)".into())
+        );
     }
 }

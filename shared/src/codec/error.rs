@@ -47,10 +47,22 @@ impl DecodeError {
     pub fn kind(&self) -> &'static str {
         match self {
             DecodeError::Empty => "empty",
-            DecodeError::LimitExceeded { limit: Limit::CompressedSize, .. } => "compressed_size",
-            DecodeError::LimitExceeded { limit: Limit::DecompressedSize, .. } => "decompressed_size",
-            DecodeError::LimitExceeded { limit: Limit::NestingDepth, .. } => "nesting_depth",
-            DecodeError::LimitExceeded { limit: Limit::StringLength, .. } => "string_length",
+            DecodeError::LimitExceeded {
+                limit: Limit::CompressedSize,
+                ..
+            } => "compressed_size",
+            DecodeError::LimitExceeded {
+                limit: Limit::DecompressedSize,
+                ..
+            } => "decompressed_size",
+            DecodeError::LimitExceeded {
+                limit: Limit::NestingDepth,
+                ..
+            } => "nesting_depth",
+            DecodeError::LimitExceeded {
+                limit: Limit::StringLength,
+                ..
+            } => "string_length",
             DecodeError::Gzip(_) => "gzip",
             DecodeError::Json(_) => "json",
             DecodeError::Msgpack(_) => "msgpack",

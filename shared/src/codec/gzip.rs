@@ -6,6 +6,9 @@ use flate2::write::GzEncoder;
 
 use super::error::{DecodeError, Limit};
 
+/// Deflate cannot expand input by more than about 1032:1 (a 258-byte match per 2 bits).
+const MAX_DEFLATE_RATIO: usize = 1032;
+
 pub fn is_gzip(body: &[u8]) -> bool {
     body.starts_with(&[0x1f, 0x8b])
 }
@@ -14,13 +17,14 @@ pub fn is_gzip(body: &[u8]) -> bool {
 ///
 /// The trailer's ISIZE (the inflated size mod 2^32) refuses most bombs before any inflation;
 /// the bounded read refuses the rest (ISIZE can lie or wrap) after at most `max` bytes.
+/// A claim deflate could not have produced from this many bytes is a truncated or corrupt
+/// trailer, not a bomb, so it is left for the inflater to report as such.
 pub fn inflate(body: &[u8], max: usize) -> Result<Vec<u8>, DecodeError> {
-    if let Some(claimed) = claimed_size(body) {
-        if claimed > max {
-            return Err(DecodeError::limit(Limit::DecompressedSize, max));
-        }
+    let plausible = claimed_size(body).filter(|&claimed| claimed / MAX_DEFLATE_RATIO <= body.len());
+    if plausible.is_some_and(|claimed| claimed > max) {
+        return Err(DecodeError::limit(Limit::DecompressedSize, max));
     }
-    let capacity = claimed_size(body).unwrap_or(body.len() * 4).min(max);
+    let capacity = plausible.unwrap_or(body.len() * 4).min(max);
     let mut out = Vec::with_capacity(capacity);
     let mut reader = MultiGzDecoder::new(body).take(max as u64 + 1);
     reader.read_to_end(&mut out).map_err(DecodeError::Gzip)?;
@@ -53,6 +57,8 @@ fn claimed_size(body: &[u8]) -> Option<usize> {
 pub fn deflate(plain: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut encoder = GzEncoder::new(Vec::with_capacity(plain.len() / 8 + 64), Level::default());
-    encoder.write_all(plain).expect("writing to a Vec cannot fail");
+    encoder
+        .write_all(plain)
+        .expect("writing to a Vec cannot fail");
     encoder.finish().expect("writing to a Vec cannot fail")
 }

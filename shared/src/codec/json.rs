@@ -44,7 +44,9 @@ fn check_depth(plain: &[u8], max: usize) -> Result<(), DecodeError> {
 pub fn encode(report: &Report) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 * 1024);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
-    report.serialize(&mut ser).expect("a report always serialises to JSON");
+    report
+        .serialize(&mut ser)
+        .expect("a report always serialises to JSON");
     out
 }
 
@@ -92,6 +94,9 @@ mod tests {
         let mut report = Report::default();
         report.id = "a<b>&c\u{2028}".into();
         let text = String::from_utf8(encode(&report)).unwrap();
-        assert!(text.contains(r#""ID":"a\u003cb\u003e\u0026c\u2028""#), "{text}");
+        assert!(
+            text.contains(r#""ID":"a\u003cb\u003e\u0026c\u2028""#),
+            "{text}"
+        );
     }
 }

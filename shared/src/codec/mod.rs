@@ -69,7 +69,11 @@ impl Compression {
     }
 
     pub fn sniff(body: &[u8]) -> Compression {
-        if gzip::is_gzip(body) { Compression::Gzip } else { Compression::Identity }
+        if gzip::is_gzip(body) {
+            Compression::Gzip
+        } else {
+            Compression::Identity
+        }
     }
 }
 
@@ -81,7 +85,10 @@ pub fn decode(
     limits: &Limits,
 ) -> Result<Report, DecodeError> {
     if body.len() > limits.max_compressed_bytes {
-        return Err(DecodeError::limit(Limit::CompressedSize, limits.max_compressed_bytes));
+        return Err(DecodeError::limit(
+            Limit::CompressedSize,
+            limits.max_compressed_bytes,
+        ));
     }
     if body.is_empty() {
         return Err(DecodeError::Empty);
@@ -94,7 +101,10 @@ pub fn decode(
         }
         Compression::Identity => {
             if body.len() > limits.max_decompressed_bytes {
-                return Err(DecodeError::limit(Limit::DecompressedSize, limits.max_decompressed_bytes));
+                return Err(DecodeError::limit(
+                    Limit::DecompressedSize,
+                    limits.max_decompressed_bytes,
+                ));
             }
             body
         }

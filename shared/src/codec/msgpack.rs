@@ -112,7 +112,12 @@ impl Writer {
     }
 
     fn topology(&mut self, t: &Topology) {
-        let strings = [("shape", &t.shape), ("tag", &t.tag), ("label", &t.label), ("label_plural", &t.label_plural)];
+        let strings = [
+            ("shape", &t.shape),
+            ("tag", &t.tag),
+            ("label", &t.label),
+            ("label_plural", &t.label_plural),
+        ];
         let statics = [
             ("controls", to_value(&t.controls)),
             ("metadata_templates", to_value(&t.metadata_templates)),
@@ -243,7 +248,9 @@ impl Writer {
             Value::Bool(b) => enc::write_bool(&mut self.0, *b).expect("Vec write"),
             Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
                 (Some(i), _, _) => self.int(i),
-                (None, Some(u), _) => enc::write_uint(&mut self.0, u).map(drop).expect("Vec write"),
+                (None, Some(u), _) => enc::write_uint(&mut self.0, u)
+                    .map(drop)
+                    .expect("Vec write"),
                 (None, None, Some(f)) => self.float(f),
                 (None, None, None) => self.nil(),
             },

@@ -30,7 +30,13 @@ pub fn validate(report: &Report, limits: &Limits) -> Result<(), DecodeError> {
         }
     }
     for (addr, record) in report.dns.iter().chain(report.bug_dns.iter()) {
-        if long(addr) || record.forward.iter().chain(record.reverse.iter()).any(|s| long(s)) {
+        if long(addr)
+            || record
+                .forward
+                .iter()
+                .chain(record.reverse.iter())
+                .any(|s| long(s))
+        {
             return Err(DecodeError::limit(Limit::StringLength, max));
         }
     }
@@ -51,7 +57,11 @@ fn check_node(key: &str, node: &Node, max: usize) -> Result<(), DecodeError> {
         || node.adjacency.iter().any(|s| long(s))
         || node.latest.iter().any(|(k, e)| long(k) || long(&e.value))
         || node.metrics.keys().any(|k| long(k))
-        || node.sets.iter().chain(node.parents.iter()).any(|(k, set)| long(k) || set.iter().any(|s| long(s)));
+        || node
+            .sets
+            .iter()
+            .chain(node.parents.iter())
+            .any(|(k, set)| long(k) || set.iter().any(|s| long(s)));
     if too_long {
         return Err(DecodeError::limit(Limit::StringLength, max));
     }

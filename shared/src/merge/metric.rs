@@ -32,7 +32,11 @@ pub fn merge_metric(receiver: &Metric, other: &Metric) -> Metric {
         out.extend_from_slice(&b[j..]);
         out
     };
-    Metric { samples, min: receiver.min.min(other.min), max: receiver.max.max(other.max) }
+    Metric {
+        samples,
+        min: receiver.min.min(other.min),
+        max: receiver.max.max(other.max),
+    }
 }
 
 fn concat(first: &[Sample], second: &[Sample]) -> Vec<Sample> {

@@ -18,7 +18,10 @@ impl Node {
         if self.topology == TopologyKind::Host.name() {
             their_latest = merge_active_controls(&mut self.latest, &theirs.latest);
         }
-        merge_latest(&mut self.latest, their_latest.as_ref().unwrap_or(&theirs.latest));
+        merge_latest(
+            &mut self.latest,
+            their_latest.as_ref().unwrap_or(&theirs.latest),
+        );
         merge_sets(&mut self.sets, &theirs.sets);
         merge_sets(&mut self.parents, &theirs.parents);
         self.adjacency.extend(theirs.adjacency.iter().cloned());
@@ -46,7 +49,7 @@ fn merge_latest(ours: &mut LatestMap, theirs: &LatestMap) {
         std::cmp::Ordering::Less => true,
         std::cmp::Ordering::Equal => {
             let first = |m: &LatestMap| m.values().next().map(|e| e.timestamp);
-            !(first(theirs) < first(ours))
+            first(theirs) >= first(ours)
         }
     };
     for (key, entry) in theirs {
@@ -72,11 +75,22 @@ fn merge_latest(ours: &mut LatestMap, theirs: &LatestMap) {
 /// their names, stamped with the newer timestamp, before the general latest merge. Returns
 /// their latest map with the union applied, or `None` when there is nothing to unite.
 fn merge_active_controls(ours: &mut LatestMap, theirs: &LatestMap) -> Option<LatestMap> {
-    let (mine, other) = (ours.get(keys::ACTIVE_CONTROLS)?, theirs.get(keys::ACTIVE_CONTROLS)?);
-    let mut names: Vec<&str> = mine.value.split(';').chain(other.value.split(';')).filter(|s| !s.is_empty()).collect();
+    let (mine, other) = (
+        ours.get(keys::ACTIVE_CONTROLS)?,
+        theirs.get(keys::ACTIVE_CONTROLS)?,
+    );
+    let mut names: Vec<&str> = mine
+        .value
+        .split(';')
+        .chain(other.value.split(';'))
+        .filter(|s| !s.is_empty())
+        .collect();
     names.sort_unstable();
     names.dedup();
-    let united = LatestEntry { timestamp: mine.timestamp.max(other.timestamp), value: names.join(";") };
+    let united = LatestEntry {
+        timestamp: mine.timestamp.max(other.timestamp),
+        value: names.join(";"),
+    };
     ours.insert(keys::ACTIVE_CONTROLS.to_owned(), united.clone());
     let mut theirs = theirs.clone();
     theirs.insert(keys::ACTIVE_CONTROLS.to_owned(), united);

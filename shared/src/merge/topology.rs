@@ -28,8 +28,16 @@ impl Topology {
         for (id, control) in &other.controls {
             self.controls.insert(id.clone(), control.clone());
         }
-        merge_by_priority(&mut self.metadata_templates, &other.metadata_templates, |t: &MetadataTemplate| t.priority);
-        merge_by_priority(&mut self.metric_templates, &other.metric_templates, |t: &MetricTemplate| t.priority);
+        merge_by_priority(
+            &mut self.metadata_templates,
+            &other.metadata_templates,
+            |t: &MetadataTemplate| t.priority,
+        );
+        merge_by_priority(
+            &mut self.metric_templates,
+            &other.metric_templates,
+            |t: &MetricTemplate| t.priority,
+        );
         for (id, theirs) in &other.table_templates {
             match self.table_templates.get_mut(id) {
                 Some(ours) => merge_table_template(ours, theirs),
@@ -43,7 +51,11 @@ impl Topology {
 
 /// Union where, on a shared key, the higher priority wins; on equal priority the larger map's
 /// entry stays (Scope iterates the smaller map into a copy of the larger).
-fn merge_by_priority<T: Clone>(ours: &mut BTreeMap<String, T>, theirs: &BTreeMap<String, T>, priority: impl Fn(&T) -> f64) {
+fn merge_by_priority<T: Clone>(
+    ours: &mut BTreeMap<String, T>,
+    theirs: &BTreeMap<String, T>,
+    priority: impl Fn(&T) -> f64,
+) {
     let ours_is_base = ours.len() >= theirs.len();
     for (id, candidate) in theirs {
         match ours.get_mut(id) {
@@ -82,6 +94,8 @@ fn merge_table_template(ours: &mut TableTemplate, theirs: &TableTemplate) {
         }
     }
     for (key, value) in &theirs.fixed_rows {
-        ours.fixed_rows.entry(key.clone()).or_insert_with(|| value.clone());
+        ours.fixed_rows
+            .entry(key.clone())
+            .or_insert_with(|| value.clone());
     }
 }

@@ -29,33 +29,165 @@ pub enum TopologyKind {
 }
 
 /// (kind, report field name, topology name, shape, label, label_plural, tag) as `MakeReport` sets them.
-type KindRow = (TopologyKind, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str);
+type KindRow = (
+    TopologyKind,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 
 const TABLE: [KindRow; 23] = {
     use TopologyKind::*;
     [
         (Endpoint, "Endpoint", "endpoint", "", "", "", ""),
-        (Process, "Process", "process", "square", "process", "processes", ""),
-        (Container, "Container", "container", "hexagon", "container", "containers", ""),
+        (
+            Process,
+            "Process",
+            "process",
+            "square",
+            "process",
+            "processes",
+            "",
+        ),
+        (
+            Container,
+            "Container",
+            "container",
+            "hexagon",
+            "container",
+            "containers",
+            "",
+        ),
         (Pod, "Pod", "pod", "heptagon", "pod", "pods", ""),
-        (Service, "Service", "service", "heptagon", "service", "services", ""),
-        (Deployment, "Deployment", "deployment", "heptagon", "deployment", "deployments", ""),
-        (ReplicaSet, "ReplicaSet", "replica_set", "triangle", "replica set", "replica sets", ""),
-        (DaemonSet, "DaemonSet", "daemon_set", "pentagon", "daemonset", "daemonsets", ""),
-        (StatefulSet, "StatefulSet", "stateful_set", "octagon", "stateful set", "stateful sets", ""),
-        (CronJob, "CronJob", "cron_job", "triangle", "cron job", "cron jobs", ""),
+        (
+            Service, "Service", "service", "heptagon", "service", "services", "",
+        ),
+        (
+            Deployment,
+            "Deployment",
+            "deployment",
+            "heptagon",
+            "deployment",
+            "deployments",
+            "",
+        ),
+        (
+            ReplicaSet,
+            "ReplicaSet",
+            "replica_set",
+            "triangle",
+            "replica set",
+            "replica sets",
+            "",
+        ),
+        (
+            DaemonSet,
+            "DaemonSet",
+            "daemon_set",
+            "pentagon",
+            "daemonset",
+            "daemonsets",
+            "",
+        ),
+        (
+            StatefulSet,
+            "StatefulSet",
+            "stateful_set",
+            "octagon",
+            "stateful set",
+            "stateful sets",
+            "",
+        ),
+        (
+            CronJob,
+            "CronJob",
+            "cron_job",
+            "triangle",
+            "cron job",
+            "cron jobs",
+            "",
+        ),
         (Namespace, "Namespace", "namespace", "", "", "", ""),
-        (ContainerImage, "ContainerImage", "container_image", "hexagon", "image", "images", ""),
+        (
+            ContainerImage,
+            "ContainerImage",
+            "container_image",
+            "hexagon",
+            "image",
+            "images",
+            "",
+        ),
         (Host, "Host", "host", "circle", "host", "hosts", ""),
-        (EcsTask, "ECSTask", "ecs_task", "heptagon", "task", "tasks", ""),
-        (EcsService, "ECSService", "ecs_service", "heptagon", "service", "services", ""),
-        (SwarmService, "SwarmService", "swarm_service", "heptagon", "service", "services", ""),
+        (
+            EcsTask, "ECSTask", "ecs_task", "heptagon", "task", "tasks", "",
+        ),
+        (
+            EcsService,
+            "ECSService",
+            "ecs_service",
+            "heptagon",
+            "service",
+            "services",
+            "",
+        ),
+        (
+            SwarmService,
+            "SwarmService",
+            "swarm_service",
+            "heptagon",
+            "service",
+            "services",
+            "",
+        ),
         (Overlay, "Overlay", "overlay", "circle", "peer", "peers", ""),
-        (PersistentVolume, "PersistentVolume", "persistent_volume", "cylinder", "persistent volume", "persistent volumes", ""),
-        (PersistentVolumeClaim, "PersistentVolumeClaim", "persistent_volume_claim", "dottedcylinder", "persistent volume claim", "persistent volume claims", ""),
-        (StorageClass, "StorageClass", "storage_class", "sheet", "storage class", "storage classes", ""),
-        (VolumeSnapshot, "VolumeSnapshot", "volume_snapshot", "dottedcylinder", "volume snapshot", "volume snapshots", "camera"),
-        (VolumeSnapshotData, "VolumeSnapshotData", "volume_snapshot_data", "cylinder", "volume snapshot data", "volume snapshot data", "camera"),
+        (
+            PersistentVolume,
+            "PersistentVolume",
+            "persistent_volume",
+            "cylinder",
+            "persistent volume",
+            "persistent volumes",
+            "",
+        ),
+        (
+            PersistentVolumeClaim,
+            "PersistentVolumeClaim",
+            "persistent_volume_claim",
+            "dottedcylinder",
+            "persistent volume claim",
+            "persistent volume claims",
+            "",
+        ),
+        (
+            StorageClass,
+            "StorageClass",
+            "storage_class",
+            "sheet",
+            "storage class",
+            "storage classes",
+            "",
+        ),
+        (
+            VolumeSnapshot,
+            "VolumeSnapshot",
+            "volume_snapshot",
+            "dottedcylinder",
+            "volume snapshot",
+            "volume snapshots",
+            "camera",
+        ),
+        (
+            VolumeSnapshotData,
+            "VolumeSnapshotData",
+            "volume_snapshot_data",
+            "cylinder",
+            "volume snapshot data",
+            "volume snapshot data",
+            "camera",
+        ),
         (Job, "Job", "job", "dottedtriangle", "job", "jobs", ""),
     ]
 };
@@ -116,7 +248,10 @@ mod tests {
     fn table_is_in_enum_order() {
         for (i, kind) in TopologyKind::ALL.iter().enumerate() {
             assert_eq!(kind.index(), i);
-            assert_eq!(TopologyKind::from_field_name(kind.field_name()), Some(*kind));
+            assert_eq!(
+                TopologyKind::from_field_name(kind.field_name()),
+                Some(*kind)
+            );
             assert_eq!(TopologyKind::from_name(kind.name()), Some(*kind));
         }
     }

@@ -10,6 +10,4 @@ mod topology;
 pub use kind::TopologyKind;
 pub use node::{LatestEntry, LatestMap, Metric, Node, NodeSet, Sample, Sets, StringSet, keys};
 pub use report::{DnsRecord, DnsRecords, PluginSpec, Plugins, Report, Sampling};
-pub use topology::{
-    Column, Control, MetadataTemplate, MetricTemplate, TableTemplate, Topology,
-};
+pub use topology::{Column, Control, MetadataTemplate, MetricTemplate, TableTemplate, Topology};

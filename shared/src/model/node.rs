@@ -57,7 +57,11 @@ pub struct Sample {
 /// A time series (`report.Metric`); samples are kept in time order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub samples: Vec<Sample>,
     #[serde(default)]
     pub min: f64,
@@ -90,7 +94,11 @@ pub struct Node {
 
 impl Node {
     pub fn new(id: impl Into<String>, topology: &str) -> Self {
-        Node { id: id.into(), topology: topology.to_owned(), ..Node::default() }
+        Node {
+            id: id.into(),
+            topology: topology.to_owned(),
+            ..Node::default()
+        }
     }
 
     pub fn latest_value(&self, key: &str) -> Option<&str> {
@@ -98,7 +106,13 @@ impl Node {
     }
 
     pub fn with_latest(mut self, key: &str, ts: Timestamp, value: impl Into<String>) -> Self {
-        self.latest.insert(key.to_owned(), LatestEntry { timestamp: ts, value: value.into() });
+        self.latest.insert(
+            key.to_owned(),
+            LatestEntry {
+                timestamp: ts,
+                value: value.into(),
+            },
+        );
         self
     }
 
@@ -108,7 +122,10 @@ impl Node {
     }
 
     pub fn with_parent(mut self, topology: &str, id: impl Into<String>) -> Self {
-        self.parents.entry(topology.to_owned()).or_default().insert(id.into());
+        self.parents
+            .entry(topology.to_owned())
+            .or_default()
+            .insert(id.into());
         self
     }
 
@@ -150,7 +167,11 @@ struct NodeWire {
     parents: Sets,
     #[serde(default, deserialize_with = "node_set")]
     children: NodeSet,
-    #[serde(default, rename = "latestControls", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        rename = "latestControls",
+        deserialize_with = "null_as_default"
+    )]
     latest_controls: BTreeMap<String, LegacyControlEntry>,
     #[serde(default, deserialize_with = "null_as_default")]
     counters: BTreeMap<String, i64>,
@@ -183,7 +204,12 @@ impl From<NodeWire> for Node {
             children: wire.children,
         };
         if !wire.latest_controls.is_empty() {
-            let newest = wire.latest_controls.values().map(|e| e.timestamp).max().unwrap_or_default();
+            let newest = wire
+                .latest_controls
+                .values()
+                .map(|e| e.timestamp)
+                .max()
+                .unwrap_or_default();
             let live: Vec<&str> = wire
                 .latest_controls
                 .iter()
@@ -192,7 +218,10 @@ impl From<NodeWire> for Node {
                 .collect();
             node.latest.insert(
                 keys::ACTIVE_CONTROLS.to_owned(),
-                LatestEntry { timestamp: newest, value: live.join(";") },
+                LatestEntry {
+                    timestamp: newest,
+                    value: live.join(";"),
+                },
             );
         }
         if !wire.counters.is_empty() {
@@ -201,7 +230,10 @@ impl From<NodeWire> for Node {
             for (key, value) in wire.counters {
                 node.latest.insert(
                     format!("{}{key}", keys::COUNTER_PREFIX),
-                    LatestEntry { timestamp: now, value: value.to_string() },
+                    LatestEntry {
+                        timestamp: now,
+                        value: value.to_string(),
+                    },
                 );
             }
         }
@@ -221,5 +253,9 @@ fn sets_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Sets, D::Error> {
 
 fn node_set<'de, D: Deserializer<'de>>(d: D) -> Result<NodeSet, D::Error> {
     let nodes: Option<Vec<Node>> = Option::deserialize(d)?;
-    Ok(nodes.unwrap_or_default().into_iter().map(|n| (n.id.clone(), n)).collect())
+    Ok(nodes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| (n.id.clone(), n))
+        .collect())
 }

@@ -19,9 +19,17 @@ pub type Plugins = BTreeMap<String, PluginSpec>;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsRecord {
-    #[serde(default, skip_serializing_if = "StringSet::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "StringSet::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub forward: StringSet,
-    #[serde(default, skip_serializing_if = "StringSet::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "StringSet::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub reverse: StringSet,
 }
 
@@ -39,13 +47,25 @@ pub struct PluginSpec {
     pub id: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub label: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub description: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub interfaces: Vec<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub api_version: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub status: String,
 }
 
@@ -69,7 +89,10 @@ pub struct Report {
 impl Report {
     /// `MakeReport`: every topology with its default shape and labels, and a fresh random id.
     pub fn make() -> Self {
-        let mut report = Report { id: fastrand::i64(0..i64::MAX).to_string(), ..Report::default() };
+        let mut report = Report {
+            id: fastrand::i64(0..i64::MAX).to_string(),
+            ..Report::default()
+        };
         for kind in TopologyKind::ALL {
             let (shape, label, plural, tag) = kind.defaults();
             let t = report.topology_mut(kind);
@@ -94,7 +117,9 @@ impl Report {
     }
 
     pub fn topologies_mut(&mut self) -> impl Iterator<Item = (TopologyKind, &mut Topology)> {
-        TopologyKind::ALL.into_iter().zip(self.topologies.iter_mut())
+        TopologyKind::ALL
+            .into_iter()
+            .zip(self.topologies.iter_mut())
     }
 
     pub fn node_count(&self) -> usize {
@@ -175,7 +200,9 @@ impl<'de> Visitor<'de> for ReportVisitor {
                     report.shortcut = map.next_value::<Option<bool>>()?.unwrap_or_default()
                 }
                 "Plugins" => {
-                    let specs = map.next_value::<Option<Vec<PluginSpec>>>()?.unwrap_or_default();
+                    let specs = map
+                        .next_value::<Option<Vec<PluginSpec>>>()?
+                        .unwrap_or_default();
                     report.plugins = specs.into_iter().map(|p| (p.id.clone(), p)).collect();
                 }
                 "ID" => report.id = map.next_value::<Option<String>>()?.unwrap_or_default(),

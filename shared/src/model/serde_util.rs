@@ -19,7 +19,11 @@ where
     S: Serializer,
     T: Serialize + IsEmpty,
 {
-    if value.is_empty() { s.serialize_none() } else { value.serialize(s) }
+    if value.is_empty() {
+        s.serialize_none()
+    } else {
+        value.serialize(s)
+    }
 }
 
 pub trait IsEmpty {

@@ -8,23 +8,59 @@ use super::serde_util::{empty_as_null, is_zero_f64, is_zero_i64, null_as_default
 /// One topology of a report (`report.Topology`): its nodes plus how the UI should show them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Topology {
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub shape: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub tag: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub label: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub label_plural: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub nodes: BTreeMap<String, Node>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub controls: BTreeMap<String, Control>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub metadata_templates: BTreeMap<String, MetadataTemplate>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub metric_templates: BTreeMap<String, MetricTemplate>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub table_templates: BTreeMap<String, TableTemplate>,
 }
 
@@ -47,11 +83,20 @@ pub struct Control {
     pub human: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub icon: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub confirmation: String,
     #[serde(default)]
     pub rank: i64,
-    #[serde(default, rename = "probeId", skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        rename = "probeId",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub probe_id: String,
 }
 
@@ -60,16 +105,29 @@ pub struct Control {
 pub struct MetadataTemplate {
     #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub label: String,
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub truncate: i64,
-    #[serde(default, rename = "dataType", skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        rename = "dataType",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub data_type: String,
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub priority: f64,
     /// `latest`, `sets` or `counters`; empty means try them in that order.
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub from: String,
 }
 
@@ -78,11 +136,23 @@ pub struct MetadataTemplate {
 pub struct MetricTemplate {
     #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub label: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub format: String,
-    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub group: String,
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub priority: f64,
@@ -99,9 +169,18 @@ pub struct TableTemplate {
     pub prefix: String,
     #[serde(default, rename = "type", deserialize_with = "null_as_default")]
     pub kind: String,
-    #[serde(default, serialize_with = "empty_as_null", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        serialize_with = "empty_as_null",
+        deserialize_with = "null_as_default"
+    )]
     pub columns: Vec<Column>,
-    #[serde(default, rename = "fixedRows", serialize_with = "empty_as_null", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        rename = "fixedRows",
+        serialize_with = "empty_as_null",
+        deserialize_with = "null_as_default"
+    )]
     pub fixed_rows: BTreeMap<String, String>,
 }
 

@@ -1,0 +1,29 @@
+//! Command-line surface. Every flag is also an environment variable `STORMSCOPE_<FLAG>`.
+
+mod report;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stormscope",
+    version,
+    about = "Collects Weave Scope probe reports and serves the merged topology, through object-store and cache outages"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Look into and convert report files (probe bodies, `/api/report` downloads).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Report(cmd) => report::run(cmd),
+    }
+}
