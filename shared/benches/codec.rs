@@ -6,6 +6,10 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+// The allocator the stormscope binary runs with, so the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::synth::{SynthSpec, generate};
 use stormscope_shared::{Format, Limits};

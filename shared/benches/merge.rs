@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+// The allocator the stormscope binary runs with, so the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use stormscope_shared::Report;
 use stormscope_shared::codec;
 use stormscope_shared::merge::fast_merge;

@@ -11,6 +11,11 @@ use time::{OffsetDateTime, UtcOffset};
 /// Seconds between Go's zero time (0001-01-01T00:00:00Z) and the Unix epoch.
 const GO_ZERO_TO_UNIX_SECS: i64 = 62_135_596_800;
 
+/// 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z, counted from Go's zero time: the range
+/// RFC 3339 can write.
+const YEAR_0_SECS: i64 = -31_622_400;
+const YEAR_10000_SECS: i64 = 315_537_897_600;
+
 /// An instant with nanosecond precision, normalised to UTC.
 ///
 /// Counted from Go's zero time so that `Timestamp::default()` is Go's zero `time.Time`, which
@@ -31,6 +36,8 @@ pub enum TimestampError {
     BinaryLength(usize),
     #[error("binary time has nanoseconds {0} out of range")]
     BinaryNanos(i32),
+    #[error("binary time is outside the years 0 to 9999")]
+    BinaryRange,
     #[error("time {0:?} is not RFC 3339")]
     Text(String),
 }
@@ -98,6 +105,11 @@ impl Timestamp {
         if !(0..1_000_000_000).contains(&nanos) {
             return Err(TimestampError::BinaryNanos(nanos));
         }
+        // Go refuses to write such times as JSON; refusing them here keeps every decoded
+        // report encodable in both codecs.
+        if !(YEAR_0_SECS..YEAR_10000_SECS).contains(&secs) {
+            return Err(TimestampError::BinaryRange);
+        }
         Ok(Timestamp {
             secs_since_go_zero: secs,
             nanos: nanos as u32,
@@ -126,7 +138,7 @@ impl Timestamp {
 
     /// Accepts either wire form. A binary blob whose bytes happen to be valid UTF-8 arrives as a
     /// string, so a 15/16-byte string starting with a version byte is tried as binary first.
-    fn from_wire(bytes: &[u8]) -> Result<Self, TimestampError> {
+    pub(crate) fn from_wire(bytes: &[u8]) -> Result<Self, TimestampError> {
         if matches!(bytes.first(), Some(1 | 2)) && matches!(bytes.len(), 15 | 16) {
             return Self::from_go_binary(bytes);
         }

@@ -9,5 +9,6 @@ mod topology;
 
 pub use kind::TopologyKind;
 pub use node::{LatestEntry, LatestMap, Metric, Node, NodeSet, Sample, Sets, StringSet, keys};
+pub(crate) use node::{LegacyControls, fold_legacy_controls, fold_legacy_counters};
 pub use report::{DnsRecord, DnsRecords, PluginSpec, Plugins, Report, Sampling};
 pub use topology::{Column, Control, MetadataTemplate, MetricTemplate, TableTemplate, Topology};

@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::serde_util::{empty_as_null, null_as_default};
+use super::serde_util::{empty_as_null, float_or_null, null_as_default};
 use crate::time::Timestamp;
 
 /// Latest keys the model itself interprets (`report/map_keys.go`).
@@ -50,7 +50,7 @@ pub struct LatestEntry {
 pub struct Sample {
     #[serde(default)]
     pub date: Timestamp,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "float_or_null")]
     pub value: f64,
 }
 
@@ -63,9 +63,9 @@ pub struct Metric {
         deserialize_with = "null_as_default"
     )]
     pub samples: Vec<Sample>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "float_or_null")]
     pub min: f64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "float_or_null")]
     pub max: f64,
 }
 
@@ -178,7 +178,7 @@ struct NodeWire {
 }
 
 #[derive(Deserialize)]
-struct LegacyControlEntry {
+pub(crate) struct LegacyControlEntry {
     #[serde(default)]
     timestamp: Timestamp,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -203,41 +203,48 @@ impl From<NodeWire> for Node {
             parents: wire.parents,
             children: wire.children,
         };
-        if !wire.latest_controls.is_empty() {
-            let newest = wire
-                .latest_controls
-                .values()
-                .map(|e| e.timestamp)
-                .max()
-                .unwrap_or_default();
-            let live: Vec<&str> = wire
-                .latest_controls
-                .iter()
-                .filter(|(_, e)| !e.value.dead)
-                .map(|(name, _)| name.as_str())
-                .collect();
-            node.latest.insert(
-                keys::ACTIVE_CONTROLS.to_owned(),
-                LatestEntry {
-                    timestamp: newest,
-                    value: live.join(";"),
-                },
-            );
-        }
-        if !wire.counters.is_empty() {
-            // Scope stamps upgraded counters with the decode time; so do we.
-            let now = Timestamp::now();
-            for (key, value) in wire.counters {
-                node.latest.insert(
-                    format!("{}{key}", keys::COUNTER_PREFIX),
-                    LatestEntry {
-                        timestamp: now,
-                        value: value.to_string(),
-                    },
-                );
-            }
-        }
+        fold_legacy_controls(&mut node.latest, wire.latest_controls);
+        fold_legacy_counters(&mut node.latest, wire.counters);
         node
+    }
+}
+
+/// Legacy per-node controls, keyed by control name.
+pub(crate) type LegacyControls = BTreeMap<String, LegacyControlEntry>;
+
+/// `latestControls` becomes `latest.active_controls`: the live control names joined by `;`,
+/// stamped with the newest of their timestamps.
+pub(crate) fn fold_legacy_controls(latest: &mut LatestMap, controls: LegacyControls) {
+    let Some(newest) = controls.values().map(|e| e.timestamp).max() else {
+        return;
+    };
+    let live: Vec<&str> = controls
+        .iter()
+        .filter(|(_, e)| !e.value.dead)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    latest.insert(
+        keys::ACTIVE_CONTROLS.to_owned(),
+        LatestEntry {
+            timestamp: newest,
+            value: live.join(";"),
+        },
+    );
+}
+
+/// `counters` become `latest.count_<name>` entries.
+pub(crate) fn fold_legacy_counters(latest: &mut LatestMap, counters: BTreeMap<String, i64>) {
+    if counters.is_empty() {
+        return;
+    }
+    // Scope stamps upgraded counters with the decode time; so do we.
+    let now = Timestamp::now();
+    for (key, value) in counters {
+        let entry = LatestEntry {
+            timestamp: now,
+            value: value.to_string(),
+        };
+        latest.insert(format!("{}{key}", keys::COUNTER_PREFIX), entry);
     }
 }
 

@@ -55,3 +55,8 @@ pub fn is_zero_f64(v: &f64) -> bool {
 pub fn is_zero_i64(v: &i64) -> bool {
     *v == 0
 }
+
+/// JSON has no NaN or infinity: serde_json writes them as `null`, which reads back as NaN.
+pub fn float_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}

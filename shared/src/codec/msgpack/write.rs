@@ -1,31 +1,12 @@
-//! msgpack as Scope's Go codec (ugorji, old spec) reads and writes it: strings and binary share
-//! the raw type, times are 15-byte `time.MarshalBinary` raws, structs are maps keyed by their
-//! JSON names.
-//!
-//! Decoding goes through serde (rmp-serde hands a raw that is not UTF-8 to the visitor as
-//! bytes, which is what binary times need). Encoding is written out here because no serde
-//! msgpack serializer writes old-spec raws: rmp-serde writes `str8` and `bin`, which Scope's
-//! 2017 decoder does not expect.
+//! The msgpack writer. No serde msgpack serializer writes old-spec raws (rmp-serde writes
+//! `str8` and `bin`, which Scope's 2017 decoder does not expect), so the model is written out
+//! here field by field.
 
 use rmp::encode as enc;
 use serde_json::Value;
 
-use super::error::{DecodeError, Limit};
-use super::limits::Limits;
 use crate::model::{LatestMap, Metric, Node, Report, Sets, StringSet, Topology};
 use crate::time::Timestamp;
-
-pub fn decode(plain: &[u8], limits: &Limits) -> Result<Report, DecodeError> {
-    use serde::Deserialize;
-    let mut de = rmp_serde::Deserializer::from_read_ref(plain);
-    de.set_max_depth(limits.max_depth);
-    Report::deserialize(&mut de).map_err(|e| match e {
-        rmp_serde::decode::Error::DepthLimitExceeded => {
-            DecodeError::limit(Limit::NestingDepth, limits.max_depth)
-        }
-        other => DecodeError::Msgpack(other),
-    })
-}
 
 pub fn encode(report: &Report) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(64 * 1024));
