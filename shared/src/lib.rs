@@ -4,9 +4,19 @@
 
 pub mod codec;
 pub mod inspect;
+#[cfg(feature = "storage")]
+pub mod keys;
 pub mod merge;
 pub mod model;
+#[cfg(feature = "storage")]
+pub mod report_cache;
+#[cfg(feature = "storage")]
+pub mod retry;
+pub mod segment;
+#[cfg(feature = "storage")]
+pub mod storage;
 pub mod synth;
+pub mod tenancy;
 pub mod time;
 pub mod upgrade;
 

@@ -8,16 +8,18 @@ use crate::time::Timestamp;
 
 impl Report {
     /// Brings reports from older probes up to today's model: pods point at deployments rather
-    /// than replica sets, namespaces exist as nodes, and DNS lives in `DNS`.
-    pub fn upgrade(&mut self) {
-        self.upgrade_pod_nodes();
-        self.upgrade_namespaces();
-        self.upgrade_dns_records();
+    /// than replica sets, namespaces exist as nodes, and DNS lives in `DNS`. Says whether
+    /// anything changed, so callers can keep the original bytes of an unchanged report.
+    pub fn upgrade(&mut self) -> bool {
+        let pods = self.upgrade_pod_nodes();
+        let namespaces = self.upgrade_namespaces();
+        let dns = self.upgrade_dns_records();
+        pods || namespaces || dns
     }
 
-    fn upgrade_pod_nodes(&mut self) {
+    fn upgrade_pod_nodes(&mut self) -> bool {
         if self.topology(TopologyKind::ReplicaSet).nodes.is_empty() {
-            return;
+            return false;
         }
         let mut rewrites = Vec::new();
         for (pod_id, pod) in &self.topology(TopologyKind::Pod).nodes {
@@ -39,6 +41,7 @@ impl Report {
             }
             rewrites.push((pod_id.clone(), deployments));
         }
+        let changed = !rewrites.is_empty();
         let pods = &mut self.topology_mut(TopologyKind::Pod).nodes;
         for (pod_id, deployments) in rewrites {
             let pod = pods.get_mut(&pod_id).expect("pod id came from this map");
@@ -48,11 +51,12 @@ impl Report {
                     .insert(TopologyKind::Deployment.name().to_owned(), deployments);
             }
         }
+        changed
     }
 
-    fn upgrade_namespaces(&mut self) {
+    fn upgrade_namespaces(&mut self) -> bool {
         if !self.topology(TopologyKind::Namespace).nodes.is_empty() {
-            return;
+            return false;
         }
         let sources = [
             TopologyKind::Pod,
@@ -80,20 +84,23 @@ impl Report {
         } else {
             self.ts
         };
+        let changed = !namespaces.is_empty();
         let topology = self.topology_mut(TopologyKind::Namespace);
         for ns in namespaces {
             let node = Node::new(format!("{ns};<namespace>"), TopologyKind::Namespace.name())
                 .with_latest(keys::KUBERNETES_NAME, stamp, ns);
             topology.add_node(node);
         }
+        changed
     }
 
-    fn upgrade_dns_records(&mut self) {
-        if !self.bug_dns.is_empty() {
+    fn upgrade_dns_records(&mut self) -> bool {
+        let moved = !self.bug_dns.is_empty();
+        if moved {
             self.dns = std::mem::take(&mut self.bug_dns);
         }
         if !self.dns.is_empty() {
-            return;
+            return moved;
         }
         let mut dns = DnsRecords::new();
         for (id, endpoint) in &self.topology(TopologyKind::Endpoint).nodes {
@@ -113,7 +120,9 @@ impl Report {
                 .reverse
                 .extend(reverse.into_iter().flatten().cloned());
         }
+        let built = !dns.is_empty();
         self.dns = dns;
+        moved || built
     }
 
     /// Empties every topology holding more than `limit` nodes and names them: one runaway
@@ -135,7 +144,7 @@ impl Report {
     /// What the original app's collector does to each incoming report: `DropTopologiesOver`
     /// with the limit scaled by the number of hosts (a report of several hosts may hold more),
     /// then `Upgrade`.
-    pub fn massage(&mut self, max_topology_nodes: usize) -> Vec<TopologyKind> {
+    pub fn massage(&mut self, max_topology_nodes: usize) -> Massaged {
         let hosts = self.topology(TopologyKind::Host).nodes.len();
         let limit = if hosts > 1 {
             max_topology_nodes.saturating_mul(hosts)
@@ -143,8 +152,8 @@ impl Report {
             max_topology_nodes
         };
         let dropped = self.drop_topologies_over(limit);
-        self.upgrade();
-        dropped
+        let upgraded = self.upgrade();
+        Massaged { dropped, upgraded }
     }
 
     /// Deletes nodes that are still a probe's delta (no `topology`) after merging: without
@@ -153,6 +162,21 @@ impl Report {
         for (_, topology) in self.topologies_mut() {
             topology.nodes.retain(|_, node| !node.topology.is_empty());
         }
+    }
+}
+
+/// What [`Report::massage`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Massaged {
+    /// Topologies emptied for holding too many nodes.
+    pub dropped: Vec<TopologyKind>,
+    /// Whether `Upgrade` changed the report.
+    pub upgraded: bool,
+}
+
+impl Massaged {
+    pub fn changed(&self) -> bool {
+        self.upgraded || !self.dropped.is_empty()
     }
 }
 

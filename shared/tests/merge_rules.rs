@@ -491,7 +491,7 @@ fn upgrade_points_pods_at_the_deployments_of_their_replica_sets() {
             .with_parent("replica_set", "rs1;<replica_set>")
             .with_parent("host", "h;<host>"),
     );
-    r.upgrade();
+    assert!(r.upgrade());
     let pod = &r.topology(TopologyKind::Pod).nodes["p1;<pod>"];
     assert!(!pod.parents.contains_key("replica_set"));
     assert!(pod.parents["deployment"].contains("d1;<deployment>"));
@@ -562,7 +562,10 @@ fn topologies_over_the_limit_are_emptied_and_named() {
     );
     r.topology_mut(TopologyKind::Host)
         .add_node(Node::new("h2;<host>", "host"));
-    assert!(r.massage(4).is_empty(), "two hosts double the limit");
+    let massaged = r.massage(4);
+    assert!(massaged.dropped.is_empty(), "two hosts double the limit");
+    let real = common::decode_file("scope-probe/hostA-01-full.msgpack.gz");
+    assert!(!real.clone().massage(10_000).changed(), "a current probe's report needs no upgrade");
 }
 
 #[test]

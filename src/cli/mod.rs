@@ -1,5 +1,8 @@
 //! Command-line surface. Every flag is also an environment variable `STORMSCOPE_<FLAG>`.
 
+mod collector;
+mod common;
+mod loadgen;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -20,10 +23,16 @@ enum Command {
     /// Look into and convert report files (probe bodies, `/api/report` downloads).
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Accept probe reports: spool, cache, then the object store in the background.
+    Collector(collector::CollectorArgs),
+    /// Post probe-like reports to a collector at a chosen rate and report what it acknowledged.
+    Loadgen(loadgen::LoadgenArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Report(cmd) => report::run(cmd),
+        Command::Collector(args) => collector::run(args),
+        Command::Loadgen(args) => loadgen::run(args),
     }
 }

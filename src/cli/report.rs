@@ -1,17 +1,21 @@
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::inspect::Summary;
+use stormscope_shared::merge::fast_merge;
+use stormscope_shared::segment::{self, SegmentEntry};
+use stormscope_shared::time::Timestamp;
 use stormscope_shared::{Format, Limits, Report};
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Summarise a report: topologies and node counts, time, window, probe and host ids.
     ///
-    /// Reads gzip or plain, JSON or msgpack, telling them apart by content.
+    /// Reads gzip or plain, JSON or msgpack, telling them apart by content, and the segment
+    /// objects the collector writes to the object store (one line per report, then the merge).
     Inspect {
         /// The report file, or `-` for standard input.
         file: PathBuf,
@@ -41,7 +45,11 @@ pub enum Target {
 pub fn run(cmd: ReportCommand) -> anyhow::Result<()> {
     match cmd {
         ReportCommand::Inspect { file } => {
-            let report = read_report(&file)?;
+            let body = read_input(&file)?;
+            if segment::is_segment(&body) {
+                return inspect_segment(&file, &body);
+            }
+            let report = decode(&file, &body)?;
             print!("{}", Summary::of(&report));
             Ok(())
         }
@@ -79,7 +87,49 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<()> {
     }
 }
 
+/// A report file, or a segment from the object store (its reports merged as the app would).
 fn read_report(file: &PathBuf) -> anyhow::Result<Report> {
+    let body = read_input(file)?;
+    if segment::is_segment(&body) {
+        let reports = segment_reports(file, &body)?;
+        return Ok(fast_merge(reports.iter().map(|(_, r)| r)));
+    }
+    decode(file, &body)
+}
+
+fn decode(file: &Path, body: &[u8]) -> anyhow::Result<Report> {
+    let name = file.display();
+    codec::decode_sniffed(body, &Limits::default()).with_context(|| format!("{name} is not a Scope report"))
+}
+
+fn segment_reports(file: &Path, body: &[u8]) -> anyhow::Result<Vec<(SegmentEntry, Report)>> {
+    let entries = segment::decode(body).with_context(|| format!("{} is a damaged segment", file.display()))?;
+    entries
+        .into_iter()
+        .map(|entry| {
+            let report = codec::decode_sniffed(&entry.body, &Limits::default()).with_context(|| format!("report {} in {}", entry.key, file.display()))?;
+            Ok((entry, report))
+        })
+        .collect()
+}
+
+/// One line per report in the segment, then a summary of them merged.
+fn inspect_segment(file: &Path, body: &[u8]) -> anyhow::Result<()> {
+    let reports = segment_reports(file, body)?;
+    println!("segment:   {} reports, {} bytes", reports.len(), body.len());
+    for (entry, report) in &reports {
+        let summary = Summary::of(report);
+        let nodes: usize = summary.topologies.iter().map(|(_, n)| n).sum();
+        let received = Timestamp::from_unix_millis(entry.received_ms);
+        let probes: Vec<&str> = summary.probe_ids.iter().map(String::as_str).collect();
+        println!("  {} received {received} id {} probe {} nodes {nodes}", entry.key, report.id, if probes.is_empty() { "-".into() } else { probes.join(",") });
+    }
+    println!("merged:");
+    print!("{}", Summary::of(&fast_merge(reports.iter().map(|(_, r)| r))));
+    Ok(())
+}
+
+fn read_input(file: &PathBuf) -> anyhow::Result<Vec<u8>> {
     let limits = Limits::default();
     let mut body = Vec::new();
     if file.as_os_str() == "-" {
@@ -94,8 +144,7 @@ fn read_report(file: &PathBuf) -> anyhow::Result<Report> {
             .read_to_end(&mut body)
             .with_context(|| format!("reading {}", file.display()))?;
     }
-    let name = file.display();
-    codec::decode_sniffed(&body, &limits).with_context(|| format!("{name} is not a Scope report"))
+    Ok(body)
 }
 
 /// Binary output on a terminal only garbles it; ask for `-o` instead.

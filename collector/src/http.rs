@@ -1,0 +1,144 @@
+//! The collector's HTTP surface: `POST /api/report`, the probe handshake `GET /api`, and
+//! `/healthz`, `/readyz`, `/metrics`.
+
+use std::time::Instant;
+
+use actix_web::http::header::HeaderMap;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use stormscope_shared::codec::{self, Compression};
+use stormscope_shared::keys;
+use stormscope_shared::time::Timestamp;
+use stormscope_shared::{Format, Report};
+
+use crate::error::IngestError;
+use crate::spool::{Record, SpoolError};
+use crate::state::CollectorState;
+use crate::telemetry;
+
+pub const DEGRADED_HEADER: &str = "X-Stormscope-Degraded";
+
+/// Registers every route; `App::new().app_data(state).configure(configure)`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/report", web::post().to(post_report))
+        .route("/api", web::get().to(details))
+        .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok\n") }))
+        .route("/readyz", web::get().to(ready))
+        .route("/metrics", web::get().to(|| async { HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(telemetry::render()) }));
+}
+
+fn with_degraded(mut response: HttpResponse, state: &CollectorState) -> HttpResponse {
+    let degraded = state.degraded();
+    if !degraded.is_empty() {
+        let value = actix_web::http::header::HeaderValue::from_str(&degraded.join(",")).expect("source names are ASCII");
+        response.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-stormscope-degraded"), value);
+    }
+    response
+}
+
+async fn post_report(req: HttpRequest, payload: web::Payload, state: web::Data<CollectorState>) -> HttpResponse {
+    let started = Instant::now();
+    let result = ingest(&req, payload, &state).await;
+    let response = match &result {
+        Ok(()) => HttpResponse::Ok().finish(),
+        Err(e) => {
+            metrics::counter!("stormscope_ingest_rejected_total", "reason" => e.reason()).increment(1);
+            if let IngestError::Decode(d) = e {
+                metrics::counter!("stormscope_decode_errors_total", "kind" => d.kind()).increment(1);
+            }
+            tracing::debug!(error = %e, status = e.status_code().as_u16(), "report refused");
+            e.error_response()
+        }
+    };
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("stormscope_ingest_requests_total", "status" => status).increment(1);
+    metrics::histogram!("stormscope_ingest_seconds").record(started.elapsed().as_secs_f64());
+    with_degraded(response, &state)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn ingest(req: &HttpRequest, mut payload: web::Payload, state: &CollectorState) -> Result<(), IngestError> {
+    let headers = req.headers();
+    let tenant = state.config.tenancy.resolve(|name| header(headers, name))?;
+    let content_type = header(headers, "content-type").unwrap_or("");
+    let format = Format::from_content_type(content_type).ok_or_else(|| IngestError::ContentType(content_type.to_owned()))?;
+    let compression = Compression::from_content_encoding(header(headers, "content-encoding"));
+
+    let max = state.config.limits.max_compressed_bytes;
+    let declared = header(headers, "content-length").and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(IngestError::BodyTooLarge(max));
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(16 << 10).min(max));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| IngestError::Body(e.to_string()))?;
+        if body.len() + chunk.len() > max {
+            return Err(IngestError::BodyTooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    metrics::counter!("stormscope_ingest_bytes_total").increment(body.len() as u64);
+
+    let mut report = codec::decode(&body, compression, format, &state.config.limits)?;
+    let massaged = report.massage(state.config.max_topology_nodes);
+    if !massaged.dropped.is_empty() {
+        tracing::warn!(tenant = %tenant, dropped = ?massaged.dropped, "report topologies over the node limit were dropped");
+        metrics::counter!("stormscope_topologies_dropped_total").increment(massaged.dropped.len() as u64);
+    }
+    let stored = stored_body(body, compression, format, &report, massaged.changed());
+
+    let received_ms = Timestamp::now().unix_millis();
+    let key = keys::report_key(&tenant, received_ms, &state.config.collector_id, state.next_seq());
+    let record = Record { tenant: tenant.as_str().to_owned(), received_ms, key: key.clone(), body: stored.clone() };
+    let id = state.spool.append(&record).await.map_err(|e| match e {
+        SpoolError::Full { bytes, max } => IngestError::SpoolFull { bytes, max },
+        other => IngestError::Spool(other.to_string()),
+    })?;
+    state.write_behind.enqueue(&tenant, id, stored.len() as u32);
+    // The report is durable; the cache only makes it visible sooner, so its failure is a
+    // degraded signal (recorded by the storage decorators), never a failed ingest.
+    if let Err(e) = state.cache.put(&tenant, &key, received_ms, stored).await {
+        tracing::debug!(error = %e, "cache write failed");
+    }
+    Ok(())
+}
+
+/// What goes to the spool, cache and object store: gzip msgpack. A probe's own body is kept
+/// byte for byte when it already is that and needed no upgrade, which saves re-encoding on
+/// the hot path; anything else is re-encoded from the decoded (and massaged) report.
+fn stored_body(body: Bytes, compression: Compression, format: Format, report: &Report, changed: bool) -> Bytes {
+    if !changed && compression == Compression::Gzip && format == Format::Msgpack {
+        body
+    } else {
+        Bytes::from(codec::encode(report, Format::Msgpack, Compression::Gzip))
+    }
+}
+
+/// The probe handshake: probes publish nothing until this answers with an `id`.
+async fn details(state: web::Data<CollectorState>) -> HttpResponse {
+    let body = serde_json::json!({
+        "id": state.config.collector_id,
+        "version": env!("CARGO_PKG_VERSION"),
+        "hostname": state.hostname,
+        "plugins": null,
+        "capabilities": { "historic_reports": true },
+    });
+    with_degraded(HttpResponse::Ok().json(body), &state)
+}
+
+/// Ready while reports can be accepted durably: an object-store or cache outage does not
+/// change that; only a full spool does.
+async fn ready(state: web::Data<CollectorState>) -> HttpResponse {
+    let stats = state.spool.stats();
+    let response = if state.spool_full() {
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({"ready": false, "reason": "spool full", "spool_bytes": stats.bytes}))
+    } else {
+        HttpResponse::Ok().json(serde_json::json!({"ready": true, "spool_bytes": stats.bytes, "backlog": state.write_behind.backlog().records}))
+    };
+    with_degraded(response, &state)
+}

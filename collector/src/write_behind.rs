@@ -1,0 +1,277 @@
+//! The write-behind: moves spooled reports into the object store, one segment per tenant per
+//! flush interval, and tells the spool which records it may delete. It is its own component
+//! with its own queue: ingest only hands it record ids, and an object-store outage only makes
+//! its backlog grow (bounded by the spool, on disk), never slows ingest.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use stormscope_shared::keys;
+use stormscope_shared::retry::Retry;
+use stormscope_shared::segment;
+use stormscope_shared::storage::Storage;
+use stormscope_shared::tenancy::TenantId;
+use stormscope_shared::time::Timestamp;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::spool::{RecordId, RecordMeta, Spool, SpoolError};
+
+/// A spooled report waiting for its segment.
+#[derive(Clone, Debug)]
+struct Pending {
+    id: RecordId,
+    len: u32,
+}
+
+#[derive(Debug)]
+struct SegmentJob {
+    tenant: TenantId,
+    flush_ms: i64,
+    seq: u64,
+    records: Vec<Pending>,
+    bytes: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// Reports of the current interval, per tenant.
+    open: BTreeMap<TenantId, Vec<Pending>>,
+    /// Sealed segments not yet in the object store, oldest first.
+    backlog: VecDeque<SegmentJob>,
+    next_seq: u64,
+}
+
+/// The backlog as operators see it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub segments: usize,
+    /// Reports not yet in the object store, sealed or not.
+    pub records: usize,
+    pub bytes: u64,
+}
+
+pub struct WriteBehindConfig {
+    pub collector_id: String,
+    pub flush_interval: Duration,
+    pub segment_max_bytes: usize,
+    pub upload_concurrency: usize,
+    /// Backoff between failed upload rounds; attempts are unlimited (nothing acknowledged may
+    /// be dropped), so only `base`, `max` and `jitter` matter.
+    pub retry: Retry,
+}
+
+struct Inner {
+    spool: Arc<Spool>,
+    store: Arc<dyn Storage>,
+    config: WriteBehindConfig,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+#[derive(Clone)]
+pub struct WriteBehind {
+    inner: Arc<Inner>,
+}
+
+impl WriteBehind {
+    /// Starts the flush timer and the uploader. `replayed` records (left in the spool by an
+    /// earlier run) go into the first segments.
+    pub fn start(spool: Arc<Spool>, store: Arc<dyn Storage>, config: WriteBehindConfig, replayed: Vec<(RecordId, RecordMeta)>) -> (WriteBehind, Vec<JoinHandle<()>>) {
+        // Segment sequence numbers continue from the boot time so restarts never reuse a key.
+        let next_seq = Timestamp::now().unix_millis().max(0) as u64 * 1000;
+        let inner = Arc::new(Inner { spool, store, config, state: Mutex::new(State { next_seq, ..State::default() }), wake: Notify::new() });
+        let wb = WriteBehind { inner };
+        for (id, meta) in replayed {
+            match TenantId::new(&meta.tenant) {
+                Ok(tenant) => wb.enqueue(&tenant, id, meta.body_len),
+                Err(e) => tracing::error!(tenant = meta.tenant, error = %e, "spooled record has an invalid tenant; kept in the spool"),
+            }
+        }
+        let flusher = {
+            let wb = wb.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(wb.inner.config.flush_interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    wb.seal();
+                }
+            })
+        };
+        let uploader = {
+            let wb = wb.clone();
+            tokio::spawn(async move { wb.upload_loop().await })
+        };
+        (wb, vec![flusher, uploader])
+    }
+
+    /// Hands over a spooled report (its id and body size); it goes into the tenant's next segment.
+    pub fn enqueue(&self, tenant: &TenantId, id: RecordId, len: u32) {
+        let mut state = self.inner.state.lock().expect("write-behind lock");
+        state.open.entry(tenant.clone()).or_default().push(Pending { id, len });
+        drop(state);
+        self.publish_backlog();
+    }
+
+    /// Closes the current interval: each tenant's reports become one segment (several past
+    /// `segment_max_bytes`).
+    pub fn seal(&self) {
+        let flush_ms = Timestamp::now().unix_millis();
+        let mut state = self.inner.state.lock().expect("write-behind lock");
+        let open = std::mem::take(&mut state.open);
+        for (tenant, records) in open {
+            let mut job: Option<SegmentJob> = None;
+            for record in records {
+                let full = job.as_ref().is_some_and(|j| j.bytes + record.len as u64 > self.inner.config.segment_max_bytes as u64);
+                if full {
+                    state.backlog.extend(job.take());
+                }
+                let j = job.get_or_insert_with(|| SegmentJob { tenant: tenant.clone(), flush_ms, seq: 0, records: Vec::new(), bytes: 0 });
+                j.bytes += record.len as u64;
+                j.records.push(record);
+            }
+            state.backlog.extend(job);
+        }
+        let State { backlog, next_seq, .. } = &mut *state;
+        for job in backlog.iter_mut().filter(|j| j.seq == 0) {
+            *next_seq += 1;
+            job.seq = *next_seq;
+        }
+        drop(state);
+        self.publish_backlog();
+        self.inner.wake.notify_one();
+    }
+
+    pub fn backlog(&self) -> Backlog {
+        let state = self.inner.state.lock().expect("write-behind lock");
+        let open_records: usize = state.open.values().map(Vec::len).sum();
+        let open_bytes: u64 = state.open.values().flatten().map(|p| p.len as u64).sum();
+        Backlog {
+            segments: state.backlog.len(),
+            records: open_records + state.backlog.iter().map(|j| j.records.len()).sum::<usize>(),
+            bytes: open_bytes + state.backlog.iter().map(|j| j.bytes).sum::<u64>(),
+        }
+    }
+
+    /// Seals what is open and waits until everything is in the object store, or `timeout`.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        self.seal();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.backlog().records > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
+    fn publish_backlog(&self) {
+        let b = self.backlog();
+        metrics::gauge!("stormscope_write_behind_backlog_segments").set(b.segments as f64);
+        metrics::gauge!("stormscope_write_behind_backlog_records").set(b.records as f64);
+        metrics::gauge!("stormscope_write_behind_backlog_bytes").set(b.bytes as f64);
+    }
+
+    async fn upload_loop(&self) {
+        let mut failed_rounds = 0u32;
+        loop {
+            let jobs: Vec<SegmentJob> = {
+                let mut state = self.inner.state.lock().expect("write-behind lock");
+                let n = self.inner.config.upload_concurrency.max(1).min(state.backlog.len());
+                state.backlog.drain(..n).collect()
+            };
+            if jobs.is_empty() {
+                self.inner.wake.notified().await;
+                continue;
+            }
+            let results = futures::future::join_all(jobs.into_iter().map(|job| async move {
+                let result = self.upload(&job).await;
+                (job, result)
+            }))
+            .await;
+            let mut retry = Vec::new();
+            for (job, result) in results {
+                match result {
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::warn!(tenant = %job.tenant, records = job.records.len(), error = %e, "segment upload failed; will retry");
+                        retry.push(job);
+                    }
+                }
+            }
+            if retry.is_empty() {
+                if failed_rounds > 0 {
+                    tracing::info!(after_failed_rounds = failed_rounds, "segment uploads succeed again; draining the backlog");
+                }
+                failed_rounds = 0;
+            } else {
+                {
+                    let mut state = self.inner.state.lock().expect("write-behind lock");
+                    for job in retry.into_iter().rev() {
+                        state.backlog.push_front(job);
+                    }
+                }
+                failed_rounds += 1;
+                metrics::counter!("stormscope_segment_upload_failures_total").increment(1);
+                tokio::time::sleep(self.inner.config.retry.delay(failed_rounds)).await;
+            }
+            self.publish_backlog();
+        }
+    }
+
+    /// Reads the job's records back from the spool, writes the segment, then confirms them.
+    async fn upload(&self, job: &SegmentJob) -> Result<(), String> {
+        let spool = self.inner.spool.clone();
+        let ids: Vec<RecordId> = job.records.iter().map(|p| p.id).collect();
+        let (records, lost) = tokio::task::spawn_blocking(move || {
+            let mut records = Vec::with_capacity(ids.len());
+            let mut lost = Vec::new();
+            for id in ids {
+                match spool.read(id) {
+                    Ok(record) => records.push(record),
+                    Err(SpoolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => lost.push((id, e.to_string())),
+                    // Its file is gone: an earlier upload already confirmed it.
+                    Err(SpoolError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            Ok((records, lost))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        for (id, error) in &lost {
+            // The exception to the durability promise that a damaged disk makes: counted and
+            // logged, and the record dropped so it does not block its segment forever.
+            tracing::error!(?id, error, "spooled record is damaged and cannot be uploaded");
+            metrics::counter!("stormscope_spool_lost_records_total").increment(1);
+        }
+        if records.is_empty() {
+            return self.confirm(job).await;
+        }
+        let body = segment::encode(records.iter().map(|r| (r.key.as_str(), r.received_ms, &r.body[..])));
+        let key = keys::segment_key(&job.tenant, job.flush_ms, &self.inner.config.collector_id, job.seq);
+        let size = body.len();
+        self.inner.store.put(&key, Bytes::from(body), None).await.map_err(|e| e.to_string())?;
+        metrics::counter!("stormscope_segments_uploaded_total").increment(1);
+        metrics::counter!("stormscope_segment_bytes_total").increment(size as u64);
+        tracing::debug!(key, records = job.records.len(), bytes = size, "segment uploaded");
+        self.confirm(job).await
+    }
+
+    async fn confirm(&self, job: &SegmentJob) -> Result<(), String> {
+        let spool = self.inner.spool.clone();
+        let ids: Vec<RecordId> = job.records.iter().map(|p| p.id).collect();
+        let confirmed = tokio::task::spawn_blocking(move || spool.confirm(&ids)).await.map_err(|e| e.to_string())?;
+        if let Err(e) = confirmed {
+            // The segment is safe; failing to record that only means a duplicate upload later,
+            // so the job is done either way.
+            tracing::warn!(error = %e, "could not persist spool confirmations");
+        }
+        Ok(())
+    }
+}

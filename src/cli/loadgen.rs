@@ -1,0 +1,224 @@
+//! `stormscope loadgen`: many simulated probes posting to a collector, for benchmarks and
+//! soak tests. Bounded by `--duration`; it talks only to the `--target` it is given.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::Args;
+use stormscope_shared::codec::{self, Compression};
+use stormscope_shared::model::keys;
+use stormscope_shared::synth::{SynthSpec, generate};
+use stormscope_shared::{Format, Limits, Report, TopologyKind};
+
+use super::common::duration;
+
+#[derive(Debug, Args)]
+pub struct LoadgenArgs {
+    /// The collector's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:4041")]
+    target: String,
+    /// Simulated probes, each with its own probe id and host.
+    #[arg(long, default_value_t = 100)]
+    probes: usize,
+    /// Reports per second across all probes; 0 posts as fast as --concurrency allows.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// How long to run.
+    #[arg(long, value_parser = duration, default_value = "30s")]
+    duration: Duration,
+    /// Real probe bodies (gzip msgpack) to post, cycled per probe; each probe gets its own host.
+    /// Without it, synthetic reports: a full report, then two deltas, as a probe publishes.
+    #[arg(long)]
+    body: Vec<PathBuf>,
+    /// Probe token, sent as `Authorization: Scope-Probe token=...`.
+    #[arg(long, env = "STORMSCOPE_LOADGEN_TOKEN")]
+    token: Option<String>,
+    /// Tenant to send in --tenant-header.
+    #[arg(long)]
+    tenant: Option<String>,
+    #[arg(long, default_value = "X-Scope-OrgID")]
+    tenant_header: String,
+    /// A process to report the memory of (the collector's pid): peak and current RSS.
+    #[arg(long)]
+    watch_pid: Option<u32>,
+}
+
+#[derive(Default)]
+struct Stats {
+    latencies_us: Vec<u32>,
+    statuses: BTreeMap<String, u64>,
+    degraded: u64,
+}
+
+pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.probes > 0, "--probes must be at least 1");
+    let bodies = prepare_bodies(&args)?;
+    eprintln!("loadgen: {} probes, {} distinct bodies, target {}", args.probes, bodies.iter().map(Vec::len).sum::<usize>(), args.target);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(drive(args, bodies))
+}
+
+/// Per probe, the bodies it cycles through.
+fn prepare_bodies(args: &LoadgenArgs) -> anyhow::Result<Vec<Vec<Bytes>>> {
+    let templates: Vec<Report> = if args.body.is_empty() {
+        Vec::new()
+    } else {
+        args.body
+            .iter()
+            .map(|path| {
+                let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                codec::decode_sniffed(&raw, &Limits::default()).with_context(|| format!("{} is not a report", path.display()))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    Ok((0..args.probes)
+        .map(|probe| {
+            let reports = if templates.is_empty() { synthetic(probe, args.probes) } else { templates.iter().map(|t| as_probe(t, probe)).collect() };
+            reports.iter().map(|r| Bytes::from(codec::encode(r, Format::Msgpack, Compression::Gzip))).collect()
+        })
+        .collect())
+}
+
+fn probe_id(probe: usize) -> String {
+    format!("{:016x}", 0x5eed_0000_0000_0000u64 + probe as u64)
+}
+
+/// A real body re-labelled as coming from probe `probe`: its own host node and probe id.
+fn as_probe(template: &Report, probe: usize) -> Report {
+    let mut report = template.clone();
+    report.id = format!("{}{probe}", template.id);
+    let hosts = std::mem::take(&mut report.topology_mut(TopologyKind::Host).nodes);
+    for (id, mut node) in hosts {
+        let name = id.trim_end_matches(";<host>");
+        let new_id = format!("{name}-p{probe};<host>");
+        node.id = new_id.clone();
+        for (key, value) in [(keys::HOST_NAME, format!("{name}-p{probe}")), (keys::CONTROL_PROBE_ID, probe_id(probe))] {
+            if let Some(entry) = node.latest.get_mut(key) {
+                entry.value = value;
+            }
+        }
+        report.topology_mut(TopologyKind::Host).nodes.insert(new_id, node);
+    }
+    report
+}
+
+/// A full report and two deltas (process nodes carrying only new metrics), as a probe sends.
+fn synthetic(probe: usize, cluster: usize) -> Vec<Report> {
+    let full = generate(&SynthSpec::probe(probe as u64 + 1, probe, cluster));
+    let delta = |n: u64| {
+        let mut d = full.clone();
+        d.id = format!("{}{n}", full.id);
+        for node in d.topology_mut(TopologyKind::Process).nodes.values_mut() {
+            node.latest.clear();
+            node.parents.clear();
+            node.id.clear();
+            node.topology.clear();
+        }
+        d
+    };
+    vec![full.clone(), delta(1), delta(2)]
+}
+
+async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).timeout(Duration::from_secs(12)).build()?;
+    let url = format!("{}/api/report", args.target.trim_end_matches('/'));
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
+    let started = Instant::now();
+    let deadline = started + args.duration;
+    let interval = (args.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / args.rate));
+    let mut next_progress = started + Duration::from_secs(1);
+    let mut peak_rss = 0;
+    let mut sent = 0usize;
+    while Instant::now() < deadline {
+        let permit = permits.clone().acquire_owned().await?;
+        let probe = sent % bodies.len();
+        let body = bodies[probe][(sent / bodies.len()) % bodies[probe].len()].clone();
+        let mut request = client
+            .post(&url)
+            .header("Content-Type", "application/msgpack")
+            .header("Content-Encoding", "gzip")
+            .header("X-Scope-Probe-ID", probe_id(probe))
+            .header("User-Agent", "Scope_Probe/stormscope-loadgen")
+            .body(body);
+        if let Some(token) = &args.token {
+            request = request.header("Authorization", format!("Scope-Probe token={token}"));
+        }
+        if let Some(tenant) = &args.tenant {
+            request = request.header(args.tenant_header.as_str(), tenant.as_str());
+        }
+        let task_stats = stats.clone();
+        tokio::spawn(async move {
+            let t0 = Instant::now();
+            let outcome = request.send().await;
+            let elapsed = t0.elapsed().as_micros().min(u32::MAX as u128) as u32;
+            let mut s = task_stats.lock().expect("stats lock");
+            match outcome {
+                Ok(response) => {
+                    if response.headers().contains_key("x-stormscope-degraded") {
+                        s.degraded += 1;
+                    }
+                    *s.statuses.entry(response.status().as_u16().to_string()).or_default() += 1;
+                }
+                Err(e) => *s.statuses.entry(if e.is_timeout() { "timeout".into() } else { "connect-error".into() }).or_default() += 1,
+            }
+            s.latencies_us.push(elapsed);
+            drop(permit);
+        });
+        sent += 1;
+        if let Some(interval) = interval {
+            let due = started + interval.mul_f64(sent as f64);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        if Instant::now() >= next_progress {
+            next_progress += Duration::from_secs(1);
+            peak_rss = peak_rss.max(args.watch_pid.and_then(|pid| rss_kib(pid, "VmRSS")).unwrap_or(0));
+            eprintln!("{}", summary_line(&stats.lock().expect("stats lock"), started.elapsed()));
+        }
+    }
+    // Let requests in flight finish so every sent report is counted.
+    let _ = permits.acquire_many(args.concurrency.max(1) as u32).await?;
+    let elapsed = started.elapsed();
+    let s = stats.lock().expect("stats lock");
+    println!("{}", summary_line(&s, elapsed));
+    if let Some(pid) = args.watch_pid {
+        let hwm = rss_kib(pid, "VmHWM").unwrap_or(0);
+        let now = rss_kib(pid, "VmRSS").unwrap_or(0);
+        println!("target pid {pid}: peak RSS {:.1} MiB, RSS now {:.1} MiB, max sampled {:.1} MiB", hwm as f64 / 1024.0, now as f64 / 1024.0, peak_rss as f64 / 1024.0);
+    }
+    Ok(())
+}
+
+fn summary_line(s: &Stats, elapsed: Duration) -> String {
+    let acked = s.statuses.get("200").copied().unwrap_or(0);
+    let mut sorted = s.latencies_us.clone();
+    sorted.sort_unstable();
+    let pct = |p: f64| sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).map_or(0.0, |&us| us as f64 / 1000.0);
+    let errors: Vec<String> = s.statuses.iter().filter(|(k, _)| k.as_str() != "200").map(|(k, v)| format!("{k}:{v}")).collect();
+    format!(
+        "t={:.1}s sent={} acked={} acked/s={:.0} p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms degraded={} errors=[{}]",
+        elapsed.as_secs_f64(),
+        sorted.len(),
+        acked,
+        acked as f64 / elapsed.as_secs_f64().max(1e-9),
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        sorted.last().map_or(0.0, |&us| us as f64 / 1000.0),
+        s.degraded,
+        errors.join(" ")
+    )
+}
+
+fn rss_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
