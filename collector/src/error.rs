@@ -51,7 +51,9 @@ impl ResponseError for IngestError {
             IngestError::Decode(e) if e.is_too_large() => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::Decode(_) => StatusCode::BAD_REQUEST,
             IngestError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            IngestError::SpoolFull { .. } | IngestError::Spool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::SpoolFull { .. } | IngestError::Spool(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 

@@ -23,29 +23,49 @@ pub const DEGRADED_HEADER: &str = "X-Stormscope-Degraded";
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/report", web::post().to(post_report))
         .route("/api", web::get().to(details))
-        .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok\n") }))
+        .route(
+            "/healthz",
+            web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
+        )
         .route("/readyz", web::get().to(ready))
-        .route("/metrics", web::get().to(|| async { HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(telemetry::render()) }));
+        .route(
+            "/metrics",
+            web::get().to(|| async {
+                HttpResponse::Ok()
+                    .content_type("text/plain; version=0.0.4")
+                    .body(telemetry::render())
+            }),
+        );
 }
 
 fn with_degraded(mut response: HttpResponse, state: &CollectorState) -> HttpResponse {
     let degraded = state.degraded();
     if !degraded.is_empty() {
-        let value = actix_web::http::header::HeaderValue::from_str(&degraded.join(",")).expect("source names are ASCII");
-        response.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-stormscope-degraded"), value);
+        let value = actix_web::http::header::HeaderValue::from_str(&degraded.join(","))
+            .expect("source names are ASCII");
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-stormscope-degraded"),
+            value,
+        );
     }
     response
 }
 
-async fn post_report(req: HttpRequest, payload: web::Payload, state: web::Data<CollectorState>) -> HttpResponse {
+async fn post_report(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<CollectorState>,
+) -> HttpResponse {
     let started = Instant::now();
     let result = ingest(&req, payload, &state).await;
     let response = match &result {
         Ok(()) => HttpResponse::Ok().finish(),
         Err(e) => {
-            metrics::counter!("stormscope_ingest_rejected_total", "reason" => e.reason()).increment(1);
+            metrics::counter!("stormscope_ingest_rejected_total", "reason" => e.reason())
+                .increment(1);
             if let IngestError::Decode(d) = e {
-                metrics::counter!("stormscope_decode_errors_total", "kind" => d.kind()).increment(1);
+                metrics::counter!("stormscope_decode_errors_total", "kind" => d.kind())
+                    .increment(1);
             }
             tracing::debug!(error = %e, status = e.status_code().as_u16(), "report refused");
             e.error_response()
@@ -61,11 +81,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn ingest(req: &HttpRequest, mut payload: web::Payload, state: &CollectorState) -> Result<(), IngestError> {
+async fn ingest(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    state: &CollectorState,
+) -> Result<(), IngestError> {
     let headers = req.headers();
     let tenant = state.config.tenancy.resolve(|name| header(headers, name))?;
     let content_type = header(headers, "content-type").unwrap_or("");
-    let format = Format::from_content_type(content_type).ok_or_else(|| IngestError::ContentType(content_type.to_owned()))?;
+    let format = Format::from_content_type(content_type)
+        .ok_or_else(|| IngestError::ContentType(content_type.to_owned()))?;
     let compression = Compression::from_content_encoding(header(headers, "content-encoding"));
 
     let max = state.config.limits.max_compressed_bytes;
@@ -88,13 +113,24 @@ async fn ingest(req: &HttpRequest, mut payload: web::Payload, state: &CollectorS
     let massaged = report.massage(state.config.max_topology_nodes);
     if !massaged.dropped.is_empty() {
         tracing::warn!(tenant = %tenant, dropped = ?massaged.dropped, "report topologies over the node limit were dropped");
-        metrics::counter!("stormscope_topologies_dropped_total").increment(massaged.dropped.len() as u64);
+        metrics::counter!("stormscope_topologies_dropped_total")
+            .increment(massaged.dropped.len() as u64);
     }
     let stored = stored_body(body, compression, format, &report, massaged.changed());
 
     let received_ms = Timestamp::now().unix_millis();
-    let key = keys::report_key(&tenant, received_ms, &state.config.collector_id, state.next_seq());
-    let record = Record { tenant: tenant.as_str().to_owned(), received_ms, key: key.clone(), body: stored.clone() };
+    let key = keys::report_key(
+        &tenant,
+        received_ms,
+        &state.config.collector_id,
+        state.next_seq(),
+    );
+    let record = Record {
+        tenant: tenant.as_str().to_owned(),
+        received_ms,
+        key: key.clone(),
+        body: stored.clone(),
+    };
     let id = state.spool.append(&record).await.map_err(|e| match e {
         SpoolError::Full { bytes, max } => IngestError::SpoolFull { bytes, max },
         other => IngestError::Spool(other.to_string()),
@@ -111,7 +147,13 @@ async fn ingest(req: &HttpRequest, mut payload: web::Payload, state: &CollectorS
 /// What goes to the spool, cache and object store: gzip msgpack. A probe's own body is kept
 /// byte for byte when it already is that and needed no upgrade, which saves re-encoding on
 /// the hot path; anything else is re-encoded from the decoded (and massaged) report.
-fn stored_body(body: Bytes, compression: Compression, format: Format, report: &Report, changed: bool) -> Bytes {
+fn stored_body(
+    body: Bytes,
+    compression: Compression,
+    format: Format,
+    report: &Report,
+    changed: bool,
+) -> Bytes {
     if !changed && compression == Compression::Gzip && format == Format::Msgpack {
         body
     } else {
@@ -136,7 +178,9 @@ async fn details(state: web::Data<CollectorState>) -> HttpResponse {
 async fn ready(state: web::Data<CollectorState>) -> HttpResponse {
     let stats = state.spool.stats();
     let response = if state.spool_full() {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"ready": false, "reason": "spool full", "spool_bytes": stats.bytes}))
+        HttpResponse::ServiceUnavailable().json(
+            serde_json::json!({"ready": false, "reason": "spool full", "spool_bytes": stats.bytes}),
+        )
     } else {
         HttpResponse::Ok().json(serde_json::json!({"ready": true, "spool_bytes": stats.bytes, "backlog": state.write_behind.backlog().records}))
     };

@@ -40,8 +40,14 @@ impl Collector {
     pub async fn start(config: CollectorConfig) -> Result<Collector, StartError> {
         crate::telemetry::prometheus();
         let health = Health::new();
-        let object_store = builder::object_store(&config.object_store, config.object_store_timeouts, &health)?;
-        let cache_storage = builder::cache(&config.memcached, config.memcached_config.clone(), config.local_cache_bytes, &health);
+        let object_store =
+            builder::object_store(&config.object_store, config.object_store_timeouts, &health)?;
+        let cache_storage = builder::cache(
+            &config.memcached,
+            config.memcached_config.clone(),
+            config.local_cache_bytes,
+            &health,
+        );
         let cache = ReportCache::new(cache_storage, config.cache_ttl);
 
         let spool_config = SpoolConfig {
@@ -63,18 +69,30 @@ impl Collector {
                 "replaying the spool: these reports were acknowledged but not yet in the object store"
             );
         }
-        metrics::counter!("stormscope_spool_replayed_records_total").increment(replayed.records.len() as u64);
+        metrics::counter!("stormscope_spool_replayed_records_total")
+            .increment(replayed.records.len() as u64);
         metrics::counter!("stormscope_spool_torn_tails_total").increment(replayed.torn_tails);
-        metrics::counter!("stormscope_spool_corrupt_frames_total").increment(replayed.corrupt_frames);
+        metrics::counter!("stormscope_spool_corrupt_frames_total")
+            .increment(replayed.corrupt_frames);
 
         let wb_config = WriteBehindConfig {
             collector_id: config.collector_id.clone(),
             flush_interval: config.flush_interval,
             segment_max_bytes: config.segment_max_bytes,
             upload_concurrency: config.upload_concurrency,
-            retry: Retry { base: Duration::from_millis(200), max: Duration::from_secs(10), attempts: 0, jitter: 0.3 },
+            retry: Retry {
+                base: Duration::from_millis(200),
+                max: Duration::from_secs(10),
+                attempts: 0,
+                jitter: 0.3,
+            },
         };
-        let (write_behind, mut tasks) = WriteBehind::start(spool.clone(), object_store.clone(), wb_config, replayed.records);
+        let (write_behind, mut tasks) = WriteBehind::start(
+            spool.clone(),
+            object_store.clone(),
+            wb_config,
+            replayed.records,
+        );
         let state = web::Data::new(CollectorState {
             config,
             spool,
@@ -86,6 +104,7 @@ impl Collector {
             hostname: hostname(),
         });
         tasks.push(tokio::spawn(publish_spool_metrics(state.clone())));
+        tasks.push(tokio::spawn(watch_object_store(state.clone())));
         Ok(Collector { state, tasks })
     }
 
@@ -95,7 +114,12 @@ impl Collector {
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish,
     /// and tries to drain the write-behind for a few seconds (the spool keeps the rest).
-    pub async fn run(self, listener: TcpListener, workers: usize, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        workers: usize,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), StartError> {
         let state = self.state.clone();
         let limit = state.config.limits.max_compressed_bytes;
         let server = HttpServer::new(move || {
@@ -135,6 +159,27 @@ async fn publish_spool_metrics(state: web::Data<CollectorState>) {
     }
 }
 
+/// Looks at the object store between flushes, so that an outage is flagged (and its end
+/// noticed) within seconds, not only when the next segment is due. A read of a key that does
+/// not exist costs one cheap request and goes through the same decorators as real traffic.
+async fn watch_object_store(state: web::Data<CollectorState>) {
+    loop {
+        let healthy = state.health.is_healthy(state.object_store.name());
+        tokio::time::sleep(if healthy {
+            Duration::from_secs(2)
+        } else {
+            Duration::from_secs(1)
+        })
+        .await;
+        let _ = state
+            .object_store
+            .get("health/stormscope-collector-probe")
+            .await;
+    }
+}
+
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
 }

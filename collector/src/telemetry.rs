@@ -7,8 +7,12 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 pub fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-        let builder = PrometheusBuilder::new().set_buckets(&buckets).expect("non-empty buckets");
+        let buckets = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let builder = PrometheusBuilder::new()
+            .set_buckets(&buckets)
+            .expect("non-empty buckets");
         match builder.install_recorder() {
             Ok(handle) => handle,
             // Another recorder is installed (an embedding program's): render from a detached one.

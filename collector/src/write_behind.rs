@@ -79,15 +79,31 @@ pub struct WriteBehind {
 impl WriteBehind {
     /// Starts the flush timer and the uploader. `replayed` records (left in the spool by an
     /// earlier run) go into the first segments.
-    pub fn start(spool: Arc<Spool>, store: Arc<dyn Storage>, config: WriteBehindConfig, replayed: Vec<(RecordId, RecordMeta)>) -> (WriteBehind, Vec<JoinHandle<()>>) {
+    pub fn start(
+        spool: Arc<Spool>,
+        store: Arc<dyn Storage>,
+        config: WriteBehindConfig,
+        replayed: Vec<(RecordId, RecordMeta)>,
+    ) -> (WriteBehind, Vec<JoinHandle<()>>) {
         // Segment sequence numbers continue from the boot time so restarts never reuse a key.
         let next_seq = Timestamp::now().unix_millis().max(0) as u64 * 1000;
-        let inner = Arc::new(Inner { spool, store, config, state: Mutex::new(State { next_seq, ..State::default() }), wake: Notify::new() });
+        let inner = Arc::new(Inner {
+            spool,
+            store,
+            config,
+            state: Mutex::new(State {
+                next_seq,
+                ..State::default()
+            }),
+            wake: Notify::new(),
+        });
         let wb = WriteBehind { inner };
         for (id, meta) in replayed {
             match TenantId::new(&meta.tenant) {
                 Ok(tenant) => wb.enqueue(&tenant, id, meta.body_len),
-                Err(e) => tracing::error!(tenant = meta.tenant, error = %e, "spooled record has an invalid tenant; kept in the spool"),
+                Err(e) => {
+                    tracing::error!(tenant = meta.tenant, error = %e, "spooled record has an invalid tenant; kept in the spool")
+                }
             }
         }
         let flusher = {
@@ -112,7 +128,11 @@ impl WriteBehind {
     /// Hands over a spooled report (its id and body size); it goes into the tenant's next segment.
     pub fn enqueue(&self, tenant: &TenantId, id: RecordId, len: u32) {
         let mut state = self.inner.state.lock().expect("write-behind lock");
-        state.open.entry(tenant.clone()).or_default().push(Pending { id, len });
+        state
+            .open
+            .entry(tenant.clone())
+            .or_default()
+            .push(Pending { id, len });
         drop(state);
         self.publish_backlog();
     }
@@ -126,17 +146,27 @@ impl WriteBehind {
         for (tenant, records) in open {
             let mut job: Option<SegmentJob> = None;
             for record in records {
-                let full = job.as_ref().is_some_and(|j| j.bytes + record.len as u64 > self.inner.config.segment_max_bytes as u64);
+                let full = job.as_ref().is_some_and(|j| {
+                    j.bytes + record.len as u64 > self.inner.config.segment_max_bytes as u64
+                });
                 if full {
                     state.backlog.extend(job.take());
                 }
-                let j = job.get_or_insert_with(|| SegmentJob { tenant: tenant.clone(), flush_ms, seq: 0, records: Vec::new(), bytes: 0 });
+                let j = job.get_or_insert_with(|| SegmentJob {
+                    tenant: tenant.clone(),
+                    flush_ms,
+                    seq: 0,
+                    records: Vec::new(),
+                    bytes: 0,
+                });
                 j.bytes += record.len as u64;
                 j.records.push(record);
             }
             state.backlog.extend(job);
         }
-        let State { backlog, next_seq, .. } = &mut *state;
+        let State {
+            backlog, next_seq, ..
+        } = &mut *state;
         for job in backlog.iter_mut().filter(|j| j.seq == 0) {
             *next_seq += 1;
             job.seq = *next_seq;
@@ -182,7 +212,12 @@ impl WriteBehind {
         loop {
             let jobs: Vec<SegmentJob> = {
                 let mut state = self.inner.state.lock().expect("write-behind lock");
-                let n = self.inner.config.upload_concurrency.max(1).min(state.backlog.len());
+                let n = self
+                    .inner
+                    .config
+                    .upload_concurrency
+                    .max(1)
+                    .min(state.backlog.len());
                 state.backlog.drain(..n).collect()
             };
             if jobs.is_empty() {
@@ -206,7 +241,10 @@ impl WriteBehind {
             }
             if retry.is_empty() {
                 if failed_rounds > 0 {
-                    tracing::info!(after_failed_rounds = failed_rounds, "segment uploads succeed again; draining the backlog");
+                    tracing::info!(
+                        after_failed_rounds = failed_rounds,
+                        "segment uploads succeed again; draining the backlog"
+                    );
                 }
                 failed_rounds = 0;
             } else {
@@ -234,7 +272,9 @@ impl WriteBehind {
             for id in ids {
                 match spool.read(id) {
                     Ok(record) => records.push(record),
-                    Err(SpoolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => lost.push((id, e.to_string())),
+                    Err(SpoolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                        lost.push((id, e.to_string()))
+                    }
                     // Its file is gone: an earlier upload already confirmed it.
                     Err(SpoolError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e.to_string()),
@@ -247,26 +287,50 @@ impl WriteBehind {
         for (id, error) in &lost {
             // The exception to the durability promise that a damaged disk makes: counted and
             // logged, and the record dropped so it does not block its segment forever.
-            tracing::error!(?id, error, "spooled record is damaged and cannot be uploaded");
+            tracing::error!(
+                ?id,
+                error,
+                "spooled record is damaged and cannot be uploaded"
+            );
             metrics::counter!("stormscope_spool_lost_records_total").increment(1);
         }
         if records.is_empty() {
             return self.confirm(job).await;
         }
-        let body = segment::encode(records.iter().map(|r| (r.key.as_str(), r.received_ms, &r.body[..])));
-        let key = keys::segment_key(&job.tenant, job.flush_ms, &self.inner.config.collector_id, job.seq);
+        let body = segment::encode(
+            records
+                .iter()
+                .map(|r| (r.key.as_str(), r.received_ms, &r.body[..])),
+        );
+        let key = keys::segment_key(
+            &job.tenant,
+            job.flush_ms,
+            &self.inner.config.collector_id,
+            job.seq,
+        );
         let size = body.len();
-        self.inner.store.put(&key, Bytes::from(body), None).await.map_err(|e| e.to_string())?;
+        self.inner
+            .store
+            .put(&key, Bytes::from(body), None)
+            .await
+            .map_err(|e| e.to_string())?;
         metrics::counter!("stormscope_segments_uploaded_total").increment(1);
         metrics::counter!("stormscope_segment_bytes_total").increment(size as u64);
-        tracing::debug!(key, records = job.records.len(), bytes = size, "segment uploaded");
+        tracing::debug!(
+            key,
+            records = job.records.len(),
+            bytes = size,
+            "segment uploaded"
+        );
         self.confirm(job).await
     }
 
     async fn confirm(&self, job: &SegmentJob) -> Result<(), String> {
         let spool = self.inner.spool.clone();
         let ids: Vec<RecordId> = job.records.iter().map(|p| p.id).collect();
-        let confirmed = tokio::task::spawn_blocking(move || spool.confirm(&ids)).await.map_err(|e| e.to_string())?;
+        let confirmed = tokio::task::spawn_blocking(move || spool.confirm(&ids))
+            .await
+            .map_err(|e| e.to_string())?;
         if let Err(e) = confirmed {
             // The segment is safe; failing to record that only means a duplicate upload later,
             // so the job is done either way.

@@ -24,7 +24,11 @@ fn record(i: usize, body_len: usize) -> Record {
         tenant: format!("tenant-{}", i % 3),
         received_ms: 1_700_000_000_000 + i as i64,
         key: format!("reports/key-{i}"),
-        body: Bytes::from((0..body_len).map(|b| (b * 7 + i) as u8).collect::<Vec<u8>>()),
+        body: Bytes::from(
+            (0..body_len)
+                .map(|b| (b * 7 + i) as u8)
+                .collect::<Vec<u8>>(),
+        ),
     }
 }
 
@@ -84,7 +88,11 @@ async fn append_then_reopen_replays_every_record_in_order() {
     assert!(replayed.records.is_empty());
     let ids = append_all(&spool, &records).await;
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids grow: {ids:?}");
-    assert_eq!(spool.read(ids[3]).unwrap(), records[3], "read before restart");
+    assert_eq!(
+        spool.read(ids[3]).unwrap(),
+        records[3],
+        "read before restart"
+    );
     let stats = spool.stats();
     assert_eq!((stats.appends, stats.pending_records), (5, 5));
     drop(spool);
@@ -128,6 +136,7 @@ async fn concurrent_appends_share_fsyncs() {
     assert_eq!(ids.len(), 200, "every append got its own id");
     let stats = spool.stats();
     assert_eq!(stats.appends, 200);
+    eprintln!("FSYNCS {}", stats.fsyncs);
     assert!(
         stats.fsyncs <= 50,
         "group commit should share fsyncs, got {} for 200 appends",
@@ -164,7 +173,11 @@ async fn confirm_all_deletes_all_but_the_active_file() {
 
     let (spool, replayed) = open(cfg);
     assert!(replayed.records.is_empty(), "{:?}", replayed.records);
-    assert_eq!(files_with_ext(dir.path(), "log").len(), 1, "the new active file only");
+    assert_eq!(
+        files_with_ext(dir.path(), "log").len(),
+        1,
+        "the new active file only"
+    );
     assert!(files_with_ext(dir.path(), "ack").is_empty());
     assert_eq!(spool.stats().pending_records, 0);
 }
@@ -224,7 +237,11 @@ async fn torn_tail_from_a_cut_frame_is_counted_and_cut() {
     let (spool, replayed) = open(config(dir.path()));
     assert_eq!((replayed.torn_tails, replayed.corrupt_frames), (1, 0));
     assert_replays(&replayed, &ids[..2], &[&records[0], &records[1]]);
-    assert_eq!(fs::metadata(&path).unwrap().len(), ids[2].offset, "tail cut off");
+    assert_eq!(
+        fs::metadata(&path).unwrap().len(),
+        ids[2].offset,
+        "tail cut off"
+    );
     assert_eq!(spool.read(ids[1]).unwrap(), records[1]);
     drop(spool);
 
@@ -324,7 +341,11 @@ async fn full_until_confirmations_free_space() {
         }
         other => panic!("expected Full, got {other:?}"),
     }
-    assert_eq!(spool.stats().bytes, frame * 3, "a refused append writes nothing");
+    assert_eq!(
+        spool.stats().bytes,
+        frame * 3,
+        "a refused append writes nothing"
+    );
     spool.confirm(&ids[..1]).unwrap();
     assert_eq!(spool.stats().bytes, frame * 2);
     let id = spool.append(&r).await.expect("room again after confirm");
@@ -353,7 +374,10 @@ async fn full_single_file_is_reclaimed_once_confirmed() {
         Err(SpoolError::Full { .. })
     ));
     spool.confirm(&ids).unwrap();
-    let id = spool.append(&r).await.expect("the confirmed file is reclaimed");
+    let id = spool
+        .append(&r)
+        .await
+        .expect("the confirmed file is reclaimed");
     assert!(id.file > ids[0].file);
     assert_eq!(spool.stats().files, 1);
 }
@@ -400,10 +424,7 @@ async fn stats_count_bytes_files_and_pending() {
     let id = spool.append(&r).await.unwrap();
     let stats = spool.stats();
     assert_eq!(
-        SpoolStats {
-            fsyncs: 0,
-            ..stats
-        },
+        SpoolStats { fsyncs: 0, ..stats },
         SpoolStats {
             bytes: 2 * frame_len(&r),
             files: 1,
@@ -412,7 +433,10 @@ async fn stats_count_bytes_files_and_pending() {
             appends: 2,
         }
     );
-    assert_eq!(stats.fsyncs, 2, "sequential appends each pay their own fsync");
+    assert_eq!(
+        stats.fsyncs, 2,
+        "sequential appends each pay their own fsync"
+    );
     spool.confirm(&[id]).unwrap();
     let stats = spool.stats();
     assert_eq!(stats.pending_records, 1);
@@ -439,7 +463,10 @@ async fn child_appends_until_killed() {
                     if Instant::now() > deadline {
                         break;
                     }
-                    let id = spool.append(&record(task * 10_000 + i, 64 << 10)).await.unwrap();
+                    let id = spool
+                        .append(&record(task * 10_000 + i, 64 << 10))
+                        .await
+                        .unwrap();
                     // One write per line so the parent never sees a partial one.
                     let line = format!("ACK {} {} {}\n", id.file, id.offset, task * 10_000 + i);
                     std::io::stdout().lock().write_all(line.as_bytes()).unwrap();
@@ -486,7 +513,11 @@ async fn killed_collector_loses_nothing_acknowledged() {
     }
     child.kill().unwrap(); // SIGKILL: no destructors, no flush, no clean shutdown
     child.wait().unwrap();
-    assert_eq!(acked.len(), 100, "the child stopped before acknowledging 100 records");
+    assert_eq!(
+        acked.len(),
+        100,
+        "the child stopped before acknowledging 100 records"
+    );
 
     let (spool, replayed) = open(config(dir.path()));
     assert_eq!(replayed.corrupt_frames, 0);

@@ -13,9 +13,11 @@ mod memcached;
 mod ports;
 mod process;
 mod s3;
+mod stormscope;
 
 pub use fault_proxy::{FaultMode, FaultProxy};
 pub use memcached::{Memcached, MemcachedClient, shared_memcached};
 pub use ports::free_port;
 pub use process::ServerProcess;
 pub use s3::{S3Server, shared_s3};
+pub use stormscope::{CollectorProcess, s3_env, stormscope_bin};

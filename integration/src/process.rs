@@ -28,6 +28,7 @@ type ArgsFn = dyn Fn(u16) -> Vec<OsString> + Send + Sync;
 pub struct ServerProcess {
     program: OsString,
     args: Box<ArgsFn>,
+    env: Vec<(OsString, OsString)>,
     port: u16,
     child: Option<Child>,
     stopped: bool,
@@ -52,6 +53,15 @@ impl ServerProcess {
         program: impl Into<OsString>,
         args: impl Fn(u16) -> Vec<OsString> + Send + Sync + 'static,
     ) -> Self {
+        Self::start_with_env(program, Vec::new(), args)
+    }
+
+    /// As [`ServerProcess::start`], with extra environment variables (kept across restarts).
+    pub fn start_with_env(
+        program: impl Into<OsString>,
+        env: Vec<(OsString, OsString)>,
+        args: impl Fn(u16) -> Vec<OsString> + Send + Sync + 'static,
+    ) -> Self {
         let log_dir = tempfile::Builder::new()
             .prefix("stormscope-server-log-")
             .tempdir()
@@ -59,6 +69,7 @@ impl ServerProcess {
         let mut server = ServerProcess {
             program: program.into(),
             args: Box::new(args),
+            env,
             port: 0,
             child: None,
             stopped: false,
@@ -206,6 +217,7 @@ impl ServerProcess {
         let mut command = Command::new(&self.program);
         command
             .args((self.args)(self.port))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log file handle"))
             .stderr(log);

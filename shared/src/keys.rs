@@ -20,13 +20,24 @@ pub fn report_key(tenant: &TenantId, unix_ms: i64, collector: &str, seq: u64) ->
 }
 
 pub fn segment_key(tenant: &TenantId, unix_ms: i64, collector: &str, seq: u64) -> String {
-    format!("{}{unix_ms}-{collector}-{seq}.{SEGMENT_EXT}", hour_prefix(tenant, unix_ms))
+    format!(
+        "{}{unix_ms}-{collector}-{seq}.{SEGMENT_EXT}",
+        hour_prefix(tenant, unix_ms)
+    )
 }
 
 /// `reports/<tenant>/<YYYY-MM-DD>/<HH>/`: everything a tenant's collectors flushed in that hour.
 pub fn hour_prefix(tenant: &TenantId, unix_ms: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp(unix_ms.div_euclid(1000)).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!("reports/{}/{:04}-{:02}-{:02}/{:02}/", tenant.escaped(), t.year(), t.month() as u8, t.day(), t.hour())
+    let t = OffsetDateTime::from_unix_timestamp(unix_ms.div_euclid(1000))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "reports/{}/{:04}-{:02}-{:02}/{:02}/",
+        tenant.escaped(),
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour()
+    )
 }
 
 pub fn tenant_prefix(tenant: &TenantId) -> String {
@@ -53,8 +64,22 @@ pub fn index_entry_key(tenant: &TenantId, bucket: i64, n: u64) -> String {
 
 /// A collector id usable inside keys: what cannot appear is replaced, and it is never empty.
 pub fn sanitize_collector_id(raw: &str) -> String {
-    let cleaned: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).take(64).collect();
-    if cleaned.is_empty() { "collector".to_owned() } else { cleaned }
+    let cleaned: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if cleaned.is_empty() {
+        "collector".to_owned()
+    } else {
+        cleaned
+    }
 }
 
 #[cfg(test)]
@@ -66,10 +91,16 @@ mod tests {
         let t = TenantId::new("acme").unwrap();
         // 2026-11-26T13:00:35.825Z
         let ms = 1_795_698_035_825;
-        assert_eq!(segment_key(&t, ms, "c1", 7), "reports/acme/2026-11-26/13/1795698035825-c1-7.seg");
+        assert_eq!(
+            segment_key(&t, ms, "c1", 7),
+            "reports/acme/2026-11-26/13/1795698035825-c1-7.seg"
+        );
         assert_eq!(segment_time_ms(&segment_key(&t, ms, "c1", 7)), Some(ms));
         assert_eq!(report_key(&t, ms, "c1", 7), "r/acme/1795698035825-c1-7");
-        assert_eq!(index_entry_key(&t, bucket(ms), 3), format!("ie/acme/{}/3", ms / 3000));
+        assert_eq!(
+            index_entry_key(&t, bucket(ms), 3),
+            format!("ie/acme/{}/3", ms / 3000)
+        );
     }
 
     #[test]
@@ -78,7 +109,10 @@ mod tests {
         let key = segment_key(&t, 0, "c", 1);
         assert!(key.starts_with("reports/%2E%2E%2Fx/"), "{key}");
         assert_eq!(key.split('/').count(), 5);
-        assert_eq!(sanitize_collector_id("host-1.example/x"), "host_1_example_x");
+        assert_eq!(
+            sanitize_collector_id("host-1.example/x"),
+            "host_1_example_x"
+        );
         assert_eq!(sanitize_collector_id(""), "collector");
     }
 }

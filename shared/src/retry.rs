@@ -17,11 +17,18 @@ pub struct Retry {
 }
 
 impl Retry {
-    pub const NONE: Retry = Retry { base: Duration::ZERO, max: Duration::ZERO, attempts: 1, jitter: 0.0 };
+    pub const NONE: Retry = Retry {
+        base: Duration::ZERO,
+        max: Duration::ZERO,
+        attempts: 1,
+        jitter: 0.0,
+    };
 
     /// The delay after failed attempt number `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self.base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let exp = self
+            .base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
         let capped = exp.min(self.max);
         let jitter = capped.mul_f64(self.jitter.clamp(0.0, 1.0) * fastrand::f64());
         capped.saturating_sub(jitter)
@@ -38,7 +45,9 @@ impl Retry {
             attempt += 1;
             match op().await {
                 Ok(v) => return Ok(v),
-                Err(e) if !retryable(&e) || (self.attempts != 0 && attempt >= self.attempts) => return Err(e),
+                Err(e) if !retryable(&e) || (self.attempts != 0 && attempt >= self.attempts) => {
+                    return Err(e);
+                }
                 Err(_) => tokio::time::sleep(self.delay(attempt)).await,
             }
         }
@@ -51,7 +60,12 @@ mod tests {
 
     #[test]
     fn delays_double_up_to_the_cap_and_jitter_only_shortens() {
-        let r = Retry { base: Duration::from_millis(100), max: Duration::from_secs(1), attempts: 0, jitter: 0.0 };
+        let r = Retry {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+            attempts: 0,
+            jitter: 0.0,
+        };
         let delays: Vec<u128> = (1..=6).map(|a| r.delay(a).as_millis()).collect();
         assert_eq!(delays, vec![100, 200, 400, 800, 1000, 1000]);
         let jittery = Retry { jitter: 0.5, ..r };
@@ -63,15 +77,45 @@ mod tests {
 
     #[tokio::test]
     async fn run_stops_at_the_attempt_limit_or_a_final_error() {
-        let r = Retry { base: Duration::from_millis(1), max: Duration::from_millis(1), attempts: 3, jitter: 0.0 };
+        let r = Retry {
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+            attempts: 3,
+            jitter: 0.0,
+        };
         let mut calls = 0;
-        let out: Result<(), &str> = r.run(|| { calls += 1; async { Err("transient") } }, |_| true).await;
+        let out: Result<(), &str> = r
+            .run(
+                || {
+                    calls += 1;
+                    async { Err("transient") }
+                },
+                |_| true,
+            )
+            .await;
         assert_eq!((out, calls), (Err("transient"), 3));
         let mut calls = 0;
-        let out: Result<(), &str> = r.run(|| { calls += 1; async { Err("final") } }, |_| false).await;
+        let out: Result<(), &str> = r
+            .run(
+                || {
+                    calls += 1;
+                    async { Err("final") }
+                },
+                |_| false,
+            )
+            .await;
         assert_eq!((out, calls), (Err("final"), 1));
         let mut calls = 0;
-        let out = r.run(|| { calls += 1; let n = calls; async move { if n < 2 { Err("x") } else { Ok(n) } } }, |_| true).await;
+        let out = r
+            .run(
+                || {
+                    calls += 1;
+                    let n = calls;
+                    async move { if n < 2 { Err("x") } else { Ok(n) } }
+                },
+                |_| true,
+            )
+            .await;
         assert_eq!(out, Ok(2));
     }
 }

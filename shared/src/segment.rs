@@ -61,7 +61,10 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<SegmentEntry>, SegmentError> {
     let mut pos = MAGIC.len() + 1;
     let mut entries = Vec::new();
     let take = |pos: &mut usize, n: usize| -> Result<&[u8], SegmentError> {
-        let end = pos.checked_add(n).filter(|&e| e <= bytes.len()).ok_or(SegmentError::Truncated(*pos))?;
+        let end = pos
+            .checked_add(n)
+            .filter(|&e| e <= bytes.len())
+            .ok_or(SegmentError::Truncated(*pos))?;
         let slice = &bytes[*pos..end];
         *pos = end;
         Ok(slice)
@@ -69,11 +72,17 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<SegmentEntry>, SegmentError> {
     while pos < bytes.len() {
         let key_len = u16::from_be_bytes(take(&mut pos, 2)?.try_into().expect("2 bytes")) as usize;
         let key_at = pos;
-        let key = std::str::from_utf8(take(&mut pos, key_len)?).map_err(|_| SegmentError::Key(key_at))?.to_owned();
+        let key = std::str::from_utf8(take(&mut pos, key_len)?)
+            .map_err(|_| SegmentError::Key(key_at))?
+            .to_owned();
         let received_ms = i64::from_be_bytes(take(&mut pos, 8)?.try_into().expect("8 bytes"));
         let body_len = u32::from_be_bytes(take(&mut pos, 4)?.try_into().expect("4 bytes")) as usize;
         let body = take(&mut pos, body_len)?.to_vec();
-        entries.push(SegmentEntry { key, received_ms, body });
+        entries.push(SegmentEntry {
+            key,
+            received_ms,
+            body,
+        });
     }
     Ok(entries)
 }
@@ -87,8 +96,18 @@ mod tests {
         let bytes = encode([("r/a/1-c-1", 1, &b"one"[..]), ("r/a/2-c-2", 2, &b""[..])]);
         let entries = decode(&bytes).unwrap();
         assert_eq!(entries.len(), 2);
-        assert_eq!(entries[0], SegmentEntry { key: "r/a/1-c-1".into(), received_ms: 1, body: b"one".to_vec() });
-        assert!(matches!(decode(&bytes[..bytes.len() - 1]), Err(SegmentError::Truncated(_))));
+        assert_eq!(
+            entries[0],
+            SegmentEntry {
+                key: "r/a/1-c-1".into(),
+                received_ms: 1,
+                body: b"one".to_vec()
+            }
+        );
+        assert!(matches!(
+            decode(&bytes[..bytes.len() - 1]),
+            Err(SegmentError::Truncated(_))
+        ));
         assert_eq!(decode(b"nope"), Err(SegmentError::Magic));
         assert_eq!(decode(&encode([])).unwrap(), vec![]);
     }

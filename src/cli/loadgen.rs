@@ -60,8 +60,15 @@ struct Stats {
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.probes > 0, "--probes must be at least 1");
     let bodies = prepare_bodies(&args)?;
-    eprintln!("loadgen: {} probes, {} distinct bodies, target {}", args.probes, bodies.iter().map(Vec::len).sum::<usize>(), args.target);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    eprintln!(
+        "loadgen: {} probes, {} distinct bodies, target {}",
+        args.probes,
+        bodies.iter().map(Vec::len).sum::<usize>(),
+        args.target
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(drive(args, bodies))
 }
 
@@ -73,15 +80,24 @@ fn prepare_bodies(args: &LoadgenArgs) -> anyhow::Result<Vec<Vec<Bytes>>> {
         args.body
             .iter()
             .map(|path| {
-                let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                codec::decode_sniffed(&raw, &Limits::default()).with_context(|| format!("{} is not a report", path.display()))
+                let raw =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                codec::decode_sniffed(&raw, &Limits::default())
+                    .with_context(|| format!("{} is not a report", path.display()))
             })
             .collect::<anyhow::Result<_>>()?
     };
     Ok((0..args.probes)
         .map(|probe| {
-            let reports = if templates.is_empty() { synthetic(probe, args.probes) } else { templates.iter().map(|t| as_probe(t, probe)).collect() };
-            reports.iter().map(|r| Bytes::from(codec::encode(r, Format::Msgpack, Compression::Gzip))).collect()
+            let reports = if templates.is_empty() {
+                synthetic(probe, args.probes)
+            } else {
+                templates.iter().map(|t| as_probe(t, probe)).collect()
+            };
+            reports
+                .iter()
+                .map(|r| Bytes::from(codec::encode(r, Format::Msgpack, Compression::Gzip)))
+                .collect()
         })
         .collect())
 }
@@ -99,12 +115,18 @@ fn as_probe(template: &Report, probe: usize) -> Report {
         let name = id.trim_end_matches(";<host>");
         let new_id = format!("{name}-p{probe};<host>");
         node.id = new_id.clone();
-        for (key, value) in [(keys::HOST_NAME, format!("{name}-p{probe}")), (keys::CONTROL_PROBE_ID, probe_id(probe))] {
+        for (key, value) in [
+            (keys::HOST_NAME, format!("{name}-p{probe}")),
+            (keys::CONTROL_PROBE_ID, probe_id(probe)),
+        ] {
             if let Some(entry) = node.latest.get_mut(key) {
                 entry.value = value;
             }
         }
-        report.topology_mut(TopologyKind::Host).nodes.insert(new_id, node);
+        report
+            .topology_mut(TopologyKind::Host)
+            .nodes
+            .insert(new_id, node);
     }
     report
 }
@@ -127,7 +149,10 @@ fn synthetic(probe: usize, cluster: usize) -> Vec<Report> {
 }
 
 async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).timeout(Duration::from_secs(12)).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .timeout(Duration::from_secs(12))
+        .build()?;
     let url = format!("{}/api/report", args.target.trim_end_matches('/'));
     let stats = Arc::new(Mutex::new(Stats::default()));
     let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
@@ -165,9 +190,19 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
                     if response.headers().contains_key("x-stormscope-degraded") {
                         s.degraded += 1;
                     }
-                    *s.statuses.entry(response.status().as_u16().to_string()).or_default() += 1;
+                    *s.statuses
+                        .entry(response.status().as_u16().to_string())
+                        .or_default() += 1;
                 }
-                Err(e) => *s.statuses.entry(if e.is_timeout() { "timeout".into() } else { "connect-error".into() }).or_default() += 1,
+                Err(e) => {
+                    *s.statuses
+                        .entry(if e.is_timeout() {
+                            "timeout".into()
+                        } else {
+                            "connect-error".into()
+                        })
+                        .or_default() += 1
+                }
             }
             s.latencies_us.push(elapsed);
             drop(permit);
@@ -179,8 +214,15 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
         }
         if Instant::now() >= next_progress {
             next_progress += Duration::from_secs(1);
-            peak_rss = peak_rss.max(args.watch_pid.and_then(|pid| rss_kib(pid, "VmRSS")).unwrap_or(0));
-            eprintln!("{}", summary_line(&stats.lock().expect("stats lock"), started.elapsed()));
+            peak_rss = peak_rss.max(
+                args.watch_pid
+                    .and_then(|pid| rss_kib(pid, "VmRSS"))
+                    .unwrap_or(0),
+            );
+            eprintln!(
+                "{}",
+                summary_line(&stats.lock().expect("stats lock"), started.elapsed())
+            );
         }
     }
     // Let requests in flight finish so every sent report is counted.
@@ -191,7 +233,12 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
     if let Some(pid) = args.watch_pid {
         let hwm = rss_kib(pid, "VmHWM").unwrap_or(0);
         let now = rss_kib(pid, "VmRSS").unwrap_or(0);
-        println!("target pid {pid}: peak RSS {:.1} MiB, RSS now {:.1} MiB, max sampled {:.1} MiB", hwm as f64 / 1024.0, now as f64 / 1024.0, peak_rss as f64 / 1024.0);
+        println!(
+            "target pid {pid}: peak RSS {:.1} MiB, RSS now {:.1} MiB, max sampled {:.1} MiB",
+            hwm as f64 / 1024.0,
+            now as f64 / 1024.0,
+            peak_rss as f64 / 1024.0
+        );
     }
     Ok(())
 }
@@ -200,8 +247,17 @@ fn summary_line(s: &Stats, elapsed: Duration) -> String {
     let acked = s.statuses.get("200").copied().unwrap_or(0);
     let mut sorted = s.latencies_us.clone();
     sorted.sort_unstable();
-    let pct = |p: f64| sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).map_or(0.0, |&us| us as f64 / 1000.0);
-    let errors: Vec<String> = s.statuses.iter().filter(|(k, _)| k.as_str() != "200").map(|(k, v)| format!("{k}:{v}")).collect();
+    let pct = |p: f64| {
+        sorted
+            .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+            .map_or(0.0, |&us| us as f64 / 1000.0)
+    };
+    let errors: Vec<String> = s
+        .statuses
+        .iter()
+        .filter(|(k, _)| k.as_str() != "200")
+        .map(|(k, v)| format!("{k}:{v}"))
+        .collect();
     format!(
         "t={:.1}s sent={} acked={} acked/s={:.0} p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms degraded={} errors=[{}]",
         elapsed.as_secs_f64(),

@@ -99,15 +99,18 @@ fn read_report(file: &PathBuf) -> anyhow::Result<Report> {
 
 fn decode(file: &Path, body: &[u8]) -> anyhow::Result<Report> {
     let name = file.display();
-    codec::decode_sniffed(body, &Limits::default()).with_context(|| format!("{name} is not a Scope report"))
+    codec::decode_sniffed(body, &Limits::default())
+        .with_context(|| format!("{name} is not a Scope report"))
 }
 
 fn segment_reports(file: &Path, body: &[u8]) -> anyhow::Result<Vec<(SegmentEntry, Report)>> {
-    let entries = segment::decode(body).with_context(|| format!("{} is a damaged segment", file.display()))?;
+    let entries = segment::decode(body)
+        .with_context(|| format!("{} is a damaged segment", file.display()))?;
     entries
         .into_iter()
         .map(|entry| {
-            let report = codec::decode_sniffed(&entry.body, &Limits::default()).with_context(|| format!("report {} in {}", entry.key, file.display()))?;
+            let report = codec::decode_sniffed(&entry.body, &Limits::default())
+                .with_context(|| format!("report {} in {}", entry.key, file.display()))?;
             Ok((entry, report))
         })
         .collect()
@@ -122,10 +125,22 @@ fn inspect_segment(file: &Path, body: &[u8]) -> anyhow::Result<()> {
         let nodes: usize = summary.topologies.iter().map(|(_, n)| n).sum();
         let received = Timestamp::from_unix_millis(entry.received_ms);
         let probes: Vec<&str> = summary.probe_ids.iter().map(String::as_str).collect();
-        println!("  {} received {received} id {} probe {} nodes {nodes}", entry.key, report.id, if probes.is_empty() { "-".into() } else { probes.join(",") });
+        println!(
+            "  {} received {received} id {} probe {} nodes {nodes}",
+            entry.key,
+            report.id,
+            if probes.is_empty() {
+                "-".into()
+            } else {
+                probes.join(",")
+            }
+        );
     }
     println!("merged:");
-    print!("{}", Summary::of(&fast_merge(reports.iter().map(|(_, r)| r))));
+    print!(
+        "{}",
+        Summary::of(&fast_merge(reports.iter().map(|(_, r)| r)))
+    );
     Ok(())
 }
 

@@ -34,7 +34,9 @@ pub(crate) fn encode(record: &Record) -> io::Result<Vec<u8>> {
         .ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("spool record of {payload_len} bytes exceeds the {MAX_PAYLOAD}-byte frame limit"),
+                format!(
+                    "spool record of {payload_len} bytes exceeds the {MAX_PAYLOAD}-byte frame limit"
+                ),
             )
         })?;
     let mut frame = Vec::with_capacity(HEADER_LEN as usize + payload_len as usize);
@@ -121,7 +123,10 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     fn take(&mut self, n: usize) -> Option<Range<usize>> {
-        let end = self.pos.checked_add(n).filter(|&end| end <= self.payload.len())?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.payload.len())?;
         let range = self.pos..end;
         self.pos = end;
         Some(range)

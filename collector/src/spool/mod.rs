@@ -43,6 +43,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use acks::AckLog;
 use writer::{Request, Writer};
@@ -240,7 +241,9 @@ impl Spool {
             for (offset, meta) in pending {
                 if !acked.contains(&offset) {
                     offsets.insert(offset);
-                    replayed.records.push((RecordId { file: seq, offset }, meta));
+                    replayed
+                        .records
+                        .push((RecordId { file: seq, offset }, meta));
                 }
             }
             state.bytes += len + ack_len;
@@ -257,11 +260,7 @@ impl Spool {
             tracing::warn!(error = %e, "could not delete a fully confirmed spool file; will retry");
         }
 
-        let next_seq = logs
-            .iter()
-            .chain(&ack_files)
-            .max()
-            .map_or(0, |max| max + 1);
+        let next_seq = logs.iter().chain(&ack_files).max().map_or(0, |max| max + 1);
         let shared = Arc::new(Shared {
             dir,
             state: Mutex::new(state),
@@ -438,19 +437,34 @@ fn replay_file(
 }
 
 fn lock_dir(dir: &Path) -> io::Result<File> {
+    // A process forked by this one (any Command::spawn) holds copies of every descriptor until
+    // it execs, so a lock just released by a dropped Spool can look taken for a moment. Another
+    // collector holds it for good, so a short wait separates the two.
+    const PATIENCE: Duration = Duration::from_secs(1);
     let path = dir.join("spool.lock");
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)?;
-    match lock.try_lock() {
-        Ok(()) => Ok(lock),
-        Err(TryLockError::WouldBlock) => Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            format!("spool directory {} is in use by another collector", dir.display()),
-        )),
-        Err(TryLockError::Error(e)) => Err(at(e, &path)),
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "spool directory {} is in use by another collector",
+                        dir.display()
+                    ),
+                ));
+            }
+            Err(TryLockError::Error(e)) => return Err(at(e, &path)),
+        }
     }
 }
 

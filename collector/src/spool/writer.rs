@@ -93,7 +93,10 @@ impl Writer {
                     continue;
                 }
             }
-            let active = self.active.as_mut().expect("rotation leaves an active file");
+            let active = self
+                .active
+                .as_mut()
+                .expect("rotation leaves an active file");
             match active.file.write_all_at(&frame, active.len) {
                 Ok(()) => {
                     let id = RecordId {
@@ -181,7 +184,9 @@ impl Writer {
             synced_len: 0,
         });
         let mut state = self.shared.state();
-        state.files.insert(seq, SpoolFile::new(file, 0, Default::default(), 0));
+        state
+            .files
+            .insert(seq, SpoolFile::new(file, 0, Default::default(), 0));
         state.active = Some(seq);
         if let Err(e) = state.sweep(dir) {
             tracing::warn!(error = %e, "could not delete a fully confirmed spool file; will retry");
@@ -194,7 +199,13 @@ impl Writer {
         if unsynced.waiters.is_empty() {
             return Ok(());
         }
-        let file = Arc::clone(&self.active.as_ref().expect("unsynced records have a file").file);
+        let file = Arc::clone(
+            &self
+                .active
+                .as_ref()
+                .expect("unsynced records have a file")
+                .file,
+        );
         if let Err(e) = file.sync_data() {
             self.fail(unsynced, &e);
             return Err(e);

@@ -13,7 +13,11 @@ use crate::retry::Retry;
 
 /// The object store for `url`: each request bounded by `timeouts`, retried by the caller
 /// (the write-behind retries whole segments), instrumented into `health`.
-pub fn object_store(url: &str, timeouts: ObjectStoreTimeouts, health: &Health) -> Result<Arc<dyn Storage>> {
+pub fn object_store(
+    url: &str,
+    timeouts: ObjectStoreTimeouts,
+    health: &Health,
+) -> Result<Arc<dyn Storage>> {
     let backend: Arc<dyn Storage> = Arc::new(ObjectStorage::from_url(url, timeouts)?);
     let bounded = Arc::new(TimeoutRetry::new(backend, timeouts.request, Retry::NONE));
     Ok(Arc::new(Instrumented::new(bounded, health.clone())))
@@ -21,13 +25,21 @@ pub fn object_store(url: &str, timeouts: ObjectStoreTimeouts, health: &Health) -
 
 /// The cache: memcached across `servers` (consistent hashing, circuit breakers), or, with no
 /// servers, an in-process cache of `local_bytes`.
-pub fn cache(servers: &[String], config: MemcachedConfig, local_bytes: usize, health: &Health) -> Arc<dyn Storage> {
+pub fn cache(
+    servers: &[String],
+    config: MemcachedConfig,
+    local_bytes: usize,
+    health: &Health,
+) -> Arc<dyn Storage> {
     let backend: Arc<dyn Storage> = if servers.is_empty() {
         Arc::new(MemoryStorage::new("cache", local_bytes))
     } else {
         // The memcached client bounds each call itself (and fails fast when a breaker is
         // open); one more deadline guards against anything it does not cover.
-        let deadline = config.op_timeout.saturating_mul(4).max(Duration::from_millis(100));
+        let deadline = config
+            .op_timeout
+            .saturating_mul(4)
+            .max(Duration::from_millis(100));
         let client: Arc<dyn Storage> = Arc::new(MemcachedStorage::new(servers.to_vec(), config));
         Arc::new(TimeoutRetry::new(client, deadline, Retry::NONE))
     };

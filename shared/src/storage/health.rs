@@ -27,7 +27,11 @@ impl Health {
     pub fn report_success(&self, source: &'static str) {
         let mut sources = self.sources.lock().expect("health lock");
         if let Some(HealthState::Failing(since)) = sources.insert(source, HealthState::Healthy) {
-            tracing::warn!(source, failing_for_s = since.elapsed().as_secs_f64(), "degraded mode ended: {source} is healthy again");
+            tracing::warn!(
+                source,
+                failing_for_s = since.elapsed().as_secs_f64(),
+                "degraded mode ended: {source} is healthy again"
+            );
             metrics::gauge!("stormscope_degraded", "source" => source).set(0.0);
         }
     }
@@ -45,7 +49,11 @@ impl Health {
     /// Sources failing now, sorted: the value of the degraded header.
     pub fn degraded(&self) -> Vec<&'static str> {
         let sources = self.sources.lock().expect("health lock");
-        sources.iter().filter(|(_, s)| matches!(s, HealthState::Failing(_))).map(|(k, _)| *k).collect()
+        sources
+            .iter()
+            .filter(|(_, s)| matches!(s, HealthState::Failing(_)))
+            .map(|(k, _)| *k)
+            .collect()
     }
 
     pub fn is_healthy(&self, source: &str) -> bool {

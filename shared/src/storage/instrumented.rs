@@ -31,7 +31,8 @@ impl Instrumented {
                 ErrorKind::Corrupt => "corrupt",
             },
         };
-        metrics::histogram!("stormscope_storage_seconds", "backend" => backend, "op" => op).record(started.elapsed().as_secs_f64());
+        metrics::histogram!("stormscope_storage_seconds", "backend" => backend, "op" => op)
+            .record(started.elapsed().as_secs_f64());
         metrics::counter!("stormscope_storage_ops_total", "backend" => backend, "op" => op, "outcome" => outcome).increment(1);
         match result {
             Ok(_) => self.health.report_success(backend),

@@ -35,7 +35,11 @@ struct Entry {
 
 impl MemoryStorage {
     pub fn new(name: &'static str, max_bytes: usize) -> Self {
-        MemoryStorage { name, max_bytes, inner: Mutex::new(Inner::default()) }
+        MemoryStorage {
+            name,
+            max_bytes,
+            inner: Mutex::new(Inner::default()),
+        }
     }
 }
 
@@ -47,7 +51,10 @@ impl Inner {
     }
 
     fn live(&mut self, key: &str) -> Option<&Entry> {
-        let expired = self.entries.get(key).is_some_and(|e| e.expires.is_some_and(|t| t <= Instant::now()));
+        let expired = self
+            .entries
+            .get(key)
+            .is_some_and(|e| e.expires.is_some_and(|t| t <= Instant::now()));
         if expired {
             self.remove(key);
         }
@@ -68,11 +75,24 @@ impl Storage for MemoryStorage {
         let generation = inner.generation;
         inner.bytes += value.len() + key.len();
         let expires = ttl.map(|t| Instant::now() + t);
-        inner.entries.insert(key.to_owned(), Entry { value, expires, generation });
+        inner.entries.insert(
+            key.to_owned(),
+            Entry {
+                value,
+                expires,
+                generation,
+            },
+        );
         inner.order.push_back((key.to_owned(), generation));
         while inner.bytes > self.max_bytes {
-            let Some((oldest, generation)) = inner.order.pop_front() else { break };
-            if inner.entries.get(&oldest).is_some_and(|e| e.generation == generation) {
+            let Some((oldest, generation)) = inner.order.pop_front() else {
+                break;
+            };
+            if inner
+                .entries
+                .get(&oldest)
+                .is_some_and(|e| e.generation == generation)
+            {
                 inner.remove(&oldest);
             }
         }
@@ -108,7 +128,13 @@ impl Storage for MemoryStorage {
             Some(e) => std::str::from_utf8(&e.value)
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| StorageError::new(ErrorKind::Corrupt, self.name, format!("{key} is not a counter")))?,
+                .ok_or_else(|| {
+                    StorageError::new(
+                        ErrorKind::Corrupt,
+                        self.name,
+                        format!("{key} is not a counter"),
+                    )
+                })?,
         };
         let next = current + 1;
         let value = Bytes::from(next.to_string());
@@ -116,7 +142,14 @@ impl Storage for MemoryStorage {
         inner.bytes += value.len() + key.len();
         inner.generation += 1;
         let generation = inner.generation;
-        inner.entries.insert(key.to_owned(), Entry { value, expires: ttl.map(|t| Instant::now() + t), generation });
+        inner.entries.insert(
+            key.to_owned(),
+            Entry {
+                value,
+                expires: ttl.map(|t| Instant::now() + t),
+                generation,
+            },
+        );
         inner.order.push_back((key.to_owned(), generation));
         Ok(next)
     }

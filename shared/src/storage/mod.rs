@@ -44,7 +44,11 @@ pub struct StorageError {
 
 impl StorageError {
     pub fn new(kind: ErrorKind, backend: &'static str, message: impl fmt::Display) -> Self {
-        StorageError { kind, backend, message: message.to_string() }
+        StorageError {
+            kind,
+            backend,
+            message: message.to_string(),
+        }
     }
 
     /// Whether trying again later may succeed.

@@ -22,7 +22,9 @@ pub struct ObjectStorage {
 
 impl std::fmt::Debug for ObjectStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectStorage").field("url", &self.url).finish()
+        f.debug_struct("ObjectStorage")
+            .field("url", &self.url)
+            .finish()
     }
 }
 
@@ -36,7 +38,10 @@ pub struct ObjectStoreTimeouts {
 
 impl Default for ObjectStoreTimeouts {
     fn default() -> Self {
-        ObjectStoreTimeouts { request: Duration::from_secs(10), connect: Duration::from_secs(2) }
+        ObjectStoreTimeouts {
+            request: Duration::from_secs(10),
+            connect: Duration::from_secs(2),
+        }
     }
 }
 
@@ -45,24 +50,65 @@ impl ObjectStorage {
     /// or `memory://`. Cloud credentials and endpoints come from the standard environment
     /// variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, ...).
     pub fn from_url(url: &str, timeouts: ObjectStoreTimeouts) -> Result<Self> {
+        Self::from_url_with(url, timeouts, &[])
+    }
+
+    /// As [`ObjectStorage::from_url`], with S3 settings (`aws_endpoint`, `aws_access_key_id`,
+    /// ...) given here taking precedence over the environment. Tests use it to point at their
+    /// own server without touching the process environment.
+    pub fn from_url_with(
+        url: &str,
+        timeouts: ObjectStoreTimeouts,
+        s3_options: &[(&str, &str)],
+    ) -> Result<Self> {
         let invalid = |msg: String| StorageError::new(ErrorKind::Rejected, NAME, msg);
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid(format!("{url:?} is not a URL")))?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| invalid(format!("{url:?} is not a URL")))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let client = ClientOptions::new()
             .with_timeout(timeouts.request)
             .with_connect_timeout(timeouts.connect)
-            .with_allow_http(std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v == "true" || v == "1"));
-        let retry = RetryConfig { max_retries: 0, retry_timeout: timeouts.request, ..RetryConfig::default() };
+            .with_allow_http(
+                std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v == "true" || v == "1"),
+            );
+        let retry = RetryConfig {
+            max_retries: 0,
+            retry_timeout: timeouts.request,
+            ..RetryConfig::default()
+        };
         let base = format!("{scheme}://{bucket}");
         let store: Arc<dyn ObjectStore> = match scheme {
-            "s3" | "s3a" => Arc::new(
-                object_store::aws::AmazonS3Builder::from_env()
-                    .with_url(&base)
+            "s3" | "s3a" => {
+                // Client options first: the AWS_* settings applied after them (AWS_ALLOW_HTTP,
+                // proxies) then refine the timeouts' options instead of being replaced by them.
+                let builder = object_store::aws::AmazonS3Builder::new()
                     .with_client_options(client)
-                    .with_retry(retry)
-                    .build()
-                    .map_err(|e| invalid(e.to_string()))?,
-            ),
+                    .with_retry(retry);
+                let env: Vec<(String, String)> = std::env::vars()
+                    .filter(|(k, _)| k.starts_with("AWS_"))
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect();
+                let settings = env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str(), false))
+                    .chain(s3_options.iter().map(|(k, v)| (*k, *v, true)));
+                let mut builder = builder;
+                for (key, value, explicit) in settings {
+                    match key.parse() {
+                        Ok(key) => builder = builder.with_config(key, value),
+                        Err(e) if explicit => return Err(invalid(format!("S3 option {key}: {e}"))),
+                        // Unrelated AWS_* variables (AWS_PROFILE, ...) are not ours to judge.
+                        Err(_) => {}
+                    }
+                }
+                Arc::new(
+                    builder
+                        .with_url(&base)
+                        .build()
+                        .map_err(|e| invalid(e.to_string()))?,
+                )
+            }
             "gs" => Arc::new(
                 object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_url(&base)
@@ -81,31 +127,54 @@ impl ObjectStorage {
             ),
             "file" => {
                 let dir = format!("/{}", rest.trim_start_matches('/'));
-                std::fs::create_dir_all(&dir).map_err(|e| invalid(format!("creating {dir}: {e}")))?;
-                let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|e| invalid(e.to_string()))?;
-                return Ok(ObjectStorage { store: Arc::new(fs), url: url.to_owned() });
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| invalid(format!("creating {dir}: {e}")))?;
+                let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+                    .map_err(|e| invalid(e.to_string()))?;
+                return Ok(ObjectStorage {
+                    store: Arc::new(fs),
+                    url: url.to_owned(),
+                });
             }
             "memory" => Arc::new(object_store::memory::InMemory::new()),
-            other => return Err(invalid(format!("unsupported object store scheme {other:?}"))),
+            other => {
+                return Err(invalid(format!(
+                    "unsupported object store scheme {other:?}"
+                )));
+            }
         };
         let store: Arc<dyn ObjectStore> = if prefix.trim_matches('/').is_empty() {
             store
         } else {
-            Arc::new(object_store::prefix::PrefixStore::new(store, prefix.trim_matches('/')))
+            Arc::new(object_store::prefix::PrefixStore::new(
+                store,
+                prefix.trim_matches('/'),
+            ))
         };
-        Ok(ObjectStorage { store, url: url.to_owned() })
+        Ok(ObjectStorage {
+            store,
+            url: url.to_owned(),
+        })
     }
 }
 
 fn path(key: &str) -> Result<Path> {
-    Path::parse(key).map_err(|e| StorageError::new(ErrorKind::Rejected, NAME, format!("invalid key {key:?}: {e}")))
+    Path::parse(key).map_err(|e| {
+        StorageError::new(
+            ErrorKind::Rejected,
+            NAME,
+            format!("invalid key {key:?}: {e}"),
+        )
+    })
 }
 
 fn classify(e: object_store::Error) -> StorageError {
     use object_store::Error as E;
     let kind = match &e {
         E::NotSupported { .. } | E::NotImplemented { .. } => ErrorKind::Unsupported,
-        E::PermissionDenied { .. } | E::Unauthenticated { .. } | E::InvalidPath { .. } => ErrorKind::Rejected,
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } | E::InvalidPath { .. } => {
+            ErrorKind::Rejected
+        }
         _ => ErrorKind::Unavailable,
     };
     StorageError::new(kind, NAME, e)
@@ -119,7 +188,11 @@ impl Storage for ObjectStorage {
 
     /// Object stores keep no TTL; retention is the bucket's lifecycle policy.
     async fn put(&self, key: &str, value: Bytes, _ttl: Option<Duration>) -> Result<()> {
-        self.store.put(&path(key)?, PutPayload::from(value)).await.map(drop).map_err(classify)
+        self.store
+            .put(&path(key)?, PutPayload::from(value))
+            .await
+            .map(drop)
+            .map_err(classify)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
@@ -156,6 +229,10 @@ impl Storage for ObjectStorage {
     }
 
     async fn increment(&self, key: &str, _ttl: Option<Duration>) -> Result<u64> {
-        Err(StorageError::new(ErrorKind::Unsupported, NAME, format!("no atomic counters ({key})")))
+        Err(StorageError::new(
+            ErrorKind::Unsupported,
+            NAME,
+            format!("no atomic counters ({key})"),
+        ))
     }
 }

@@ -18,7 +18,11 @@ pub struct TimeoutRetry {
 
 impl TimeoutRetry {
     pub fn new(inner: Arc<dyn Storage>, timeout: Duration, retry: Retry) -> Self {
-        TimeoutRetry { inner, timeout, retry }
+        TimeoutRetry {
+            inner,
+            timeout,
+            retry,
+        }
     }
 
     async fn call<T, F, Fut>(&self, op: F) -> Result<T>
@@ -30,10 +34,16 @@ impl TimeoutRetry {
         let attempt = || async {
             match tokio::time::timeout(self.timeout, op()).await {
                 Ok(result) => result,
-                Err(_) => Err(StorageError::new(ErrorKind::Unavailable, name, format!("no answer within {:?}", self.timeout))),
+                Err(_) => Err(StorageError::new(
+                    ErrorKind::Unavailable,
+                    name,
+                    format!("no answer within {:?}", self.timeout),
+                )),
             }
         };
-        self.retry.run(attempt, |e: &StorageError| e.kind == ErrorKind::Unavailable).await
+        self.retry
+            .run(attempt, |e: &StorageError| e.kind == ErrorKind::Unavailable)
+            .await
     }
 }
 
@@ -68,7 +78,11 @@ impl Storage for TimeoutRetry {
         let name = self.inner.name();
         match tokio::time::timeout(self.timeout, self.inner.increment(key, ttl)).await {
             Ok(result) => result,
-            Err(_) => Err(StorageError::new(ErrorKind::Unavailable, name, "increment timed out")),
+            Err(_) => Err(StorageError::new(
+                ErrorKind::Unavailable,
+                name,
+                "increment timed out",
+            )),
         }
     }
 }

@@ -40,7 +40,10 @@ impl Breaker {
         if self.is_open() {
             return false;
         }
-        let failures = self.failures.fetch_add(1, Ordering::AcqRel).saturating_add(1);
+        let failures = self
+            .failures
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
         failures >= self.threshold
             && self
                 .open
@@ -78,7 +81,10 @@ mod tests {
         assert!(!breaker.is_open());
         assert!(breaker.record_failure(), "the third failure opens it");
         assert!(breaker.is_open());
-        assert!(!breaker.record_failure(), "only one caller is told it opened");
+        assert!(
+            !breaker.record_failure(),
+            "only one caller is told it opened"
+        );
     }
 
     #[test]

@@ -61,7 +61,9 @@ pub(crate) enum Decoded {
 pub(crate) struct Corrupt(pub(crate) String);
 
 pub(crate) fn chunk_size(item_size_limit: usize) -> usize {
-    item_size_limit.saturating_sub(ITEM_OVERHEAD).max(MIN_CHUNK_SIZE)
+    item_size_limit
+        .saturating_sub(ITEM_OVERHEAD)
+        .max(MIN_CHUNK_SIZE)
 }
 
 pub(crate) fn chunk_key(key: &str, index: u32) -> String {
@@ -73,20 +75,39 @@ pub(crate) fn split(value: &Bytes, chunk_size: usize) -> Option<Split> {
     let len = u64::try_from(value.len()).expect("usize fits in u64");
     let crc = crc32fast::hash(value);
     if HEADER_LEN + value.len() <= chunk_size {
-        let head = Header { chunks: 0, len, crc }.encode(value);
-        return Some(Split { head, chunks: Vec::new() });
+        let head = Header {
+            chunks: 0,
+            len,
+            crc,
+        }
+        .encode(value);
+        return Some(Split {
+            head,
+            chunks: Vec::new(),
+        });
     }
     let chunks: Vec<Bytes> = (0..value.len())
         .step_by(chunk_size)
         .map(|start| value.slice(start..value.len().min(start + chunk_size)))
         .collect();
-    let count = u32::try_from(chunks.len()).ok().filter(|&n| n <= MAX_CHUNKS)?;
-    let head = Header { chunks: count, len, crc }.encode(&[]);
+    let count = u32::try_from(chunks.len())
+        .ok()
+        .filter(|&n| n <= MAX_CHUNKS)?;
+    let head = Header {
+        chunks: count,
+        len,
+        crc,
+    }
+    .encode(&[]);
     Some(Split { head, chunks })
 }
 
 pub(crate) fn decode(item: Bytes) -> Result<Decoded, Corrupt> {
     let bad = |why: &str| Corrupt(format!("{why} ({} byte item)", item.len()));
+    // Counters (`incr` needs a bare decimal) are the one kind of item without a header.
+    if is_counter(&item) {
+        return Ok(Decoded::Value(item));
+    }
     if item.len() < HEADER_LEN || &item[..4] != MAGIC {
         return Err(bad("not a Stormscope item: no header"));
     }
@@ -111,9 +132,18 @@ pub(crate) fn decode(item: Bytes) -> Result<Decoded, Corrupt> {
         return Err(bad("chunked header with trailing bytes"));
     }
     if header.chunks > MAX_CHUNKS || u64::from(header.chunks) > header.len {
-        return Err(bad(&format!("implausible header: {} chunks for {} bytes", header.chunks, header.len)));
+        return Err(bad(&format!(
+            "implausible header: {} chunks for {} bytes",
+            header.chunks, header.len
+        )));
     }
     Ok(Decoded::Chunked(header))
+}
+
+/// A bare decimal of at most 20 digits, as memcached's `incr` keeps it (it may pad with spaces).
+fn is_counter(item: &[u8]) -> bool {
+    let digits = item.iter().take_while(|b| b.is_ascii_digit()).count();
+    (1..=20).contains(&digits) && item[digits..].iter().all(|&b| b == b' ')
 }
 
 /// Joins the chunks of a [`Decoded::Chunked`] value, in order.
@@ -142,7 +172,10 @@ fn check_crc(header: &Header, value: &[u8]) -> Result<(), Corrupt> {
     if crc == header.crc {
         Ok(())
     } else {
-        Err(Corrupt(format!("CRC mismatch: stored {:08x}, computed {crc:08x}", header.crc)))
+        Err(Corrupt(format!(
+            "CRC mismatch: stored {:08x}, computed {crc:08x}",
+            header.crc
+        )))
     }
 }
 
@@ -151,7 +184,10 @@ mod tests {
     use super::*;
 
     fn value(len: usize) -> Bytes {
-        (0..len).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>().into()
+        (0..len)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect::<Vec<u8>>()
+            .into()
     }
 
     #[test]
@@ -173,8 +209,13 @@ mod tests {
     fn large_value_is_chunked_and_reassembled() {
         let v = value(2500);
         let split = split(&v, 1000).unwrap();
-        assert_eq!(split.chunks.iter().map(Bytes::len).collect::<Vec<_>>(), [1000, 1000, 500]);
-        let Decoded::Chunked(header) = decode(split.head).unwrap() else { panic!("not chunked") };
+        assert_eq!(
+            split.chunks.iter().map(Bytes::len).collect::<Vec<_>>(),
+            [1000, 1000, 500]
+        );
+        let Decoded::Chunked(header) = decode(split.head).unwrap() else {
+            panic!("not chunked")
+        };
         assert_eq!(header.chunks, 3);
         assert_eq!(assemble(&header, &split.chunks).unwrap(), v);
     }
@@ -184,7 +225,9 @@ mod tests {
         let v = value(1000 - HEADER_LEN + 1);
         let split = split(&v, 1000).unwrap();
         assert_eq!(split.chunks.len(), 1);
-        let Decoded::Chunked(header) = decode(split.head).unwrap() else { panic!("not chunked") };
+        let Decoded::Chunked(header) = decode(split.head).unwrap() else {
+            panic!("not chunked")
+        };
         assert_eq!(assemble(&header, &split.chunks).unwrap(), v);
     }
 
@@ -208,17 +251,33 @@ mod tests {
     #[test]
     fn swapped_or_missing_chunks_are_corrupt() {
         let split = split(&value(2500), 1000).unwrap();
-        let Decoded::Chunked(header) = decode(split.head).unwrap() else { panic!("not chunked") };
-        let swapped = [split.chunks[1].clone(), split.chunks[0].clone(), split.chunks[2].clone()];
+        let Decoded::Chunked(header) = decode(split.head).unwrap() else {
+            panic!("not chunked")
+        };
+        let swapped = [
+            split.chunks[1].clone(),
+            split.chunks[0].clone(),
+            split.chunks[2].clone(),
+        ];
         assert!(assemble(&header, &swapped).unwrap_err().0.contains("CRC"));
         assert!(assemble(&header, &split.chunks[..2]).is_err());
     }
 
     #[test]
     fn implausible_chunk_count_is_corrupt() {
-        let head = Header { chunks: MAX_CHUNKS + 1, len: u64::MAX, crc: 0 }.encode(&[]);
+        let head = Header {
+            chunks: MAX_CHUNKS + 1,
+            len: u64::MAX,
+            crc: 0,
+        }
+        .encode(&[]);
         assert!(decode(head).is_err());
-        let head = Header { chunks: 10, len: 5, crc: 0 }.encode(&[]);
+        let head = Header {
+            chunks: 10,
+            len: 5,
+            crc: 0,
+        }
+        .encode(&[]);
         assert!(decode(head).is_err());
     }
 

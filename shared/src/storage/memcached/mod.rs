@@ -14,7 +14,8 @@
 //! instead, transparently; see [`wire_key`].
 //!
 //! Counters written by [`Storage::increment`] are plain memcached numbers without the item
-//! header, so they are read back only through `increment`; `get` on a counter says `Corrupt`.
+//! header (`incr` needs a bare decimal); `get` returns them as their decimal text, which is
+//! how readers of the report index learn how many entries a bucket has.
 
 mod breaker;
 mod chunks;
@@ -95,7 +96,10 @@ impl MemcachedStorage {
     /// `servers` are `host:port`. Connects lazily, on first use.
     pub fn new(servers: Vec<String>, config: MemcachedConfig) -> Self {
         let mut seen = HashSet::new();
-        let addrs: Vec<String> = servers.into_iter().filter(|s| seen.insert(s.clone())).collect();
+        let addrs: Vec<String> = servers
+            .into_iter()
+            .filter(|s| seen.insert(s.clone()))
+            .collect();
         MemcachedStorage {
             ring: Ring::new(&addrs),
             servers: addrs
@@ -133,7 +137,13 @@ impl MemcachedStorage {
         self.ring
             .server_for(wire_key.as_bytes())
             .map(|index| &self.servers[index])
-            .ok_or_else(|| StorageError::new(ErrorKind::Unavailable, BACKEND, "no memcached servers configured"))
+            .ok_or_else(|| {
+                StorageError::new(
+                    ErrorKind::Unavailable,
+                    BACKEND,
+                    "no memcached servers configured",
+                )
+            })
     }
 
     async fn set_item(&self, key: String, item: Bytes, ttl: i64) -> Result<()> {
@@ -158,7 +168,11 @@ impl MemcachedStorage {
             .await
     }
 
-    async fn get_items(&self, server: &Arc<Server>, keys: Vec<String>) -> Result<HashMap<String, Bytes>> {
+    async fn get_items(
+        &self,
+        server: &Arc<Server>,
+        keys: Vec<String>,
+    ) -> Result<HashMap<String, Bytes>> {
         server
             .call(move |client| {
                 let keys = keys.clone();
@@ -166,7 +180,9 @@ impl MemcachedStorage {
                     match client.get_multi(&keys).await {
                         Ok(values) => Ok(values
                             .into_iter()
-                            .filter_map(|value| Some((String::from_utf8(value.key).ok()?, Bytes::from(value.data?))))
+                            .filter_map(|value| {
+                                Some((String::from_utf8(value.key).ok()?, Bytes::from(value.data?)))
+                            })
                             .collect()),
                         // The client's way of saying "all of them missed".
                         Err(McError::Protocol(Status::NotFound)) => Ok(HashMap::new()),
@@ -184,7 +200,11 @@ impl MemcachedStorage {
         match chunks::decode(item) {
             Ok(Decoded::Value(value)) => Ok(Some(value)),
             Ok(Decoded::Chunked(header)) => self.read_chunks(key, wire, header).await,
-            Err(corrupt) => Err(StorageError::new(ErrorKind::Corrupt, BACKEND, format!("{key}: {}", corrupt.0))),
+            Err(corrupt) => Err(StorageError::new(
+                ErrorKind::Corrupt,
+                BACKEND,
+                format!("{key}: {}", corrupt.0),
+            )),
         }
     }
 
@@ -199,14 +219,19 @@ impl MemcachedStorage {
         }
         chunks::assemble(&header, &parts)
             .map(Some)
-            .map_err(|corrupt| StorageError::new(ErrorKind::Corrupt, BACKEND, format!("{key}: {}", corrupt.0)))
+            .map_err(|corrupt| {
+                StorageError::new(ErrorKind::Corrupt, BACKEND, format!("{key}: {}", corrupt.0))
+            })
     }
 }
 
 impl fmt::Debug for MemcachedStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemcachedStorage")
-            .field("servers", &self.servers.iter().map(|s| &s.addr).collect::<Vec<_>>())
+            .field(
+                "servers",
+                &self.servers.iter().map(|s| &s.addr).collect::<Vec<_>>(),
+            )
             .field("open", &self.open_servers())
             .field("chunk_size", &self.chunk_size)
             .finish()
@@ -228,7 +253,11 @@ impl Storage for MemcachedStorage {
             StorageError::new(
                 ErrorKind::Rejected,
                 BACKEND,
-                format!("{key}: {} bytes need more than {} chunks", value.len(), chunks::MAX_CHUNKS),
+                format!(
+                    "{key}: {} bytes need more than {} chunks",
+                    value.len(),
+                    chunks::MAX_CHUNKS
+                ),
             )
         })?;
         let writes = (1..)
@@ -259,9 +288,17 @@ impl Storage for MemcachedStorage {
         let wire: Vec<Cow<'_, str>> = keys.iter().map(|key| wire_key(key)).collect();
         let mut by_server: HashMap<usize, Vec<String>> = HashMap::new();
         let mut seen: HashSet<&str> = HashSet::new();
-        for key in wire.iter().map(AsRef::as_ref).filter(|&key| seen.insert(key)) {
+        for key in wire
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|&key| seen.insert(key))
+        {
             let Some(server) = self.ring.server_for(key.as_bytes()) else {
-                return Err(StorageError::new(ErrorKind::Unavailable, BACKEND, "no memcached servers configured"));
+                return Err(StorageError::new(
+                    ErrorKind::Unavailable,
+                    BACKEND,
+                    "no memcached servers configured",
+                ));
             };
             by_server.entry(server).or_default().push(key.to_string());
         }
@@ -274,7 +311,9 @@ impl Storage for MemcachedStorage {
             match read {
                 Ok(items) => found.extend(items),
                 // Deliberately quiet: the breaker logs when a server goes down for real.
-                Err(error) => tracing::debug!(%error, "memcached get_many: this server's keys are misses"),
+                Err(error) => {
+                    tracing::debug!(%error, "memcached get_many: this server's keys are misses")
+                }
             }
         }
         let values = keys.iter().zip(&wire).map(|(key, wire)| {
@@ -408,7 +447,9 @@ impl Server {
 
     fn classify(&self, error: McError) -> StorageError {
         let kind = match error {
-            McError::Connect(_) | McError::Io(_) | McError::ConnectionClosed => ErrorKind::Unavailable,
+            McError::Connect(_) | McError::Io(_) | McError::ConnectionClosed => {
+                ErrorKind::Unavailable
+            }
             McError::Protocol(_) | McError::ParseError(_) => ErrorKind::Rejected,
         };
         StorageError::new(kind, BACKEND, format!("{}: {error}", self.addr))
@@ -508,7 +549,8 @@ fn wire_key(key: &str) -> Cow<'_, str> {
     if verbatim {
         Cow::Borrowed(key)
     } else {
-        let hash = murmur3::murmur3_x64_128(&mut key.as_bytes(), 0).expect("reading from a slice cannot fail");
+        let hash = murmur3::murmur3_x64_128(&mut key.as_bytes(), 0)
+            .expect("reading from a slice cannot fail");
         Cow::Owned(format!("{HASHED_PREFIX}{hash:032x}"))
     }
 }
@@ -537,9 +579,21 @@ mod tests {
     #[test]
     fn keys_memcached_cannot_take_are_hashed() {
         let long = "k".repeat(300);
-        for key in [long.as_str(), "with space", "tab\there", "new\nline", "caf\u{e9}", "", "a#1", "h/abc"] {
+        for key in [
+            long.as_str(),
+            "with space",
+            "tab\there",
+            "new\nline",
+            "caf\u{e9}",
+            "",
+            "a#1",
+            "h/abc",
+        ] {
             let wire = wire_key(key);
-            assert!(wire.starts_with("h/") && wire.len() == 34, "{key:?} -> {wire}");
+            assert!(
+                wire.starts_with("h/") && wire.len() == 34,
+                "{key:?} -> {wire}"
+            );
             assert!(wire.bytes().all(|b| b.is_ascii_graphic()));
         }
     }
@@ -567,6 +621,9 @@ mod tests {
         assert_eq!(ttl_secs(Some(Duration::ZERO)), 1);
         assert_eq!(ttl_secs(Some(Duration::from_millis(1500))), 2);
         assert_eq!(ttl_secs(Some(Duration::from_secs(3600))), 3600);
-        assert_eq!(ttl_secs(Some(Duration::from_secs(365 * 24 * 3600))), 30 * 24 * 3600);
+        assert_eq!(
+            ttl_secs(Some(Duration::from_secs(365 * 24 * 3600))),
+            30 * 24 * 3600
+        );
     }
 }

@@ -20,19 +20,37 @@ impl Pool {
     pub(crate) fn new(addr: &str, size: usize) -> Self {
         let size = size.max(1);
         // The client parses its DSN as a URL; a bare "127.0.0.1:11211" has no valid scheme.
-        let dsn = if addr.contains("://") { addr.to_owned() } else { format!("tcp://{addr}") };
-        Pool { dsn, idle: Mutex::new(Vec::with_capacity(size)), permits: Semaphore::new(size), size }
+        let dsn = if addr.contains("://") {
+            addr.to_owned()
+        } else {
+            format!("tcp://{addr}")
+        };
+        Pool {
+            dsn,
+            idle: Mutex::new(Vec::with_capacity(size)),
+            permits: Semaphore::new(size),
+            size,
+        }
     }
 
     /// Waits for a free slot, then reuses an idle connection or opens one.
     pub(crate) async fn checkout(&self, connect_timeout: Duration) -> Result<Conn<'_>, Error> {
-        let permit = self.permits.acquire().await.expect("the pool never closes its semaphore");
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the pool never closes its semaphore");
         let idle = self.idle.lock().expect("pool lock poisoned").pop();
         let (client, reused) = match idle {
             Some(client) => (client, true),
             None => (self.connect(connect_timeout).await?, false),
         };
-        Ok(Conn { pool: self, client: Some(client), reused, _permit: permit })
+        Ok(Conn {
+            pool: self,
+            client: Some(client),
+            reused,
+            _permit: permit,
+        })
     }
 
     /// A new connection outside the pool's accounting, for the breaker's recovery probe.

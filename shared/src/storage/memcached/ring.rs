@@ -23,14 +23,24 @@ impl Ring {
             .iter()
             .enumerate()
             .flat_map(|(index, server)| {
-                (0..POINTS_PER_SERVER)
-                    .map(move |point| (hash(format!("{server}-{point}").as_bytes()), server.as_str(), index))
+                (0..POINTS_PER_SERVER).map(move |point| {
+                    (
+                        hash(format!("{server}-{point}").as_bytes()),
+                        server.as_str(),
+                        index,
+                    )
+                })
             })
             .collect();
         // Ties broken by address rather than index, so that removing a server does not reorder
         // the tied points of the servers that stay.
         points.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        Ring { points: points.into_iter().map(|(hash, _, index)| (hash, index)).collect() }
+        Ring {
+            points: points
+                .into_iter()
+                .map(|(hash, _, index)| (hash, index))
+                .collect(),
+        }
     }
 
     /// The index of the server owning `key`, or `None` for an empty ring.
@@ -60,14 +70,21 @@ mod tests {
 
     #[test]
     fn spreads_keys_evenly() {
-        let ring = Ring::new(&servers(&["10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211"]));
+        let ring = Ring::new(&servers(&[
+            "10.0.0.1:11211",
+            "10.0.0.2:11211",
+            "10.0.0.3:11211",
+        ]));
         let mut counts = [0usize; 3];
         for key in keys() {
             counts[ring.server_for(key.as_bytes()).unwrap()] += 1;
         }
         for count in counts {
             // An even share is 10,000.
-            assert!((8_000..12_000).contains(&count), "uneven spread: {counts:?}");
+            assert!(
+                (8_000..12_000).contains(&count),
+                "uneven spread: {counts:?}"
+            );
         }
     }
 
