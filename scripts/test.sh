@@ -20,6 +20,9 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "cargo build --bin stormscope (the black-box tests start it)"
+cargo build --bin stormscope
+
 step "cargo test --workspace"
 cargo test --workspace
 

@@ -7,10 +7,11 @@ use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
+use stormscope_shared::Format;
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::keys;
+use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::time::Timestamp;
-use stormscope_shared::{Format, Report};
 
 use crate::error::IngestError;
 use crate::spool::{Record, SpoolError};
@@ -109,14 +110,7 @@ async fn ingest(
     let body = body.freeze();
     metrics::counter!("stormscope_ingest_bytes_total").increment(body.len() as u64);
 
-    let mut report = codec::decode(&body, compression, format, &state.config.limits)?;
-    let massaged = report.massage(state.config.max_topology_nodes);
-    if !massaged.dropped.is_empty() {
-        tracing::warn!(tenant = %tenant, dropped = ?massaged.dropped, "report topologies over the node limit were dropped");
-        metrics::counter!("stormscope_topologies_dropped_total")
-            .increment(massaged.dropped.len() as u64);
-    }
-    let stored = stored_body(body, compression, format, &report, massaged.changed());
+    let stored = store_form(body, compression, format, state, &tenant)?;
 
     let received_ms = Timestamp::now().unix_millis();
     let key = keys::report_key(
@@ -131,7 +125,16 @@ async fn ingest(
         key: key.clone(),
         body: stored.clone(),
     };
-    let id = state.spool.append(&record).await.map_err(|e| match e {
+    let appended = state.spool.append(&record).await;
+    let refused = if matches!(appended, Err(SpoolError::Full { .. })) {
+        record.body.len() as u64 + 512
+    } else {
+        0
+    };
+    state
+        .refused_bytes
+        .store(refused, std::sync::atomic::Ordering::Relaxed);
+    let id = appended.map_err(|e| match e {
         SpoolError::Full { bytes, max } => IngestError::SpoolFull { bytes, max },
         other => IngestError::Spool(other.to_string()),
     })?;
@@ -144,21 +147,37 @@ async fn ingest(
     Ok(())
 }
 
-/// What goes to the spool, cache and object store: gzip msgpack. A probe's own body is kept
-/// byte for byte when it already is that and needed no upgrade, which saves re-encoding on
-/// the hot path; anything else is re-encoded from the decoded (and massaged) report.
-fn stored_body(
+/// What goes to the spool, cache and object store: gzip msgpack.
+///
+/// A probe's own gzip msgpack body is kept byte for byte when Scope's processing (Upgrade,
+/// DropTopologiesOver) would not change it: it is only checked, never built, which is most of
+/// the collector's CPU saved. Anything else is decoded, processed and re-encoded.
+fn store_form(
     body: Bytes,
     compression: Compression,
     format: Format,
-    report: &Report,
-    changed: bool,
-) -> Bytes {
-    if !changed && compression == Compression::Gzip && format == Format::Msgpack {
-        body
-    } else {
-        Bytes::from(codec::encode(report, Format::Msgpack, Compression::Gzip))
+    state: &CollectorState,
+    tenant: &TenantId,
+) -> Result<Bytes, IngestError> {
+    let limits = &state.config.limits;
+    if compression == Compression::Gzip && format == Format::Msgpack {
+        let checked = codec::check(&body, compression, format, limits)?;
+        if !checked.may_need_massage(state.config.max_topology_nodes) {
+            return Ok(body);
+        }
     }
+    let mut report = codec::decode(&body, compression, format, limits)?;
+    let massaged = report.massage(state.config.max_topology_nodes);
+    if !massaged.dropped.is_empty() {
+        tracing::warn!(tenant = %tenant, dropped = ?massaged.dropped, "report topologies over the node limit were dropped");
+        metrics::counter!("stormscope_topologies_dropped_total")
+            .increment(massaged.dropped.len() as u64);
+    }
+    Ok(Bytes::from(codec::encode(
+        &report,
+        Format::Msgpack,
+        Compression::Gzip,
+    )))
 }
 
 /// The probe handshake: probes publish nothing until this answers with an `id`.

@@ -53,7 +53,9 @@ impl Collector {
         let spool_config = SpoolConfig {
             dir: config.spool_dir.clone(),
             max_bytes: config.spool_max_bytes,
-            file_bytes: (config.spool_max_bytes / 8).clamp(1 << 20, 64 << 20),
+            // The file being written is only deleted after it rotates, so files are kept small
+            // against the limit: a drained spool then always has room again.
+            file_bytes: (config.spool_max_bytes / 8).clamp(4 << 10, 64 << 20),
         };
         let dir = config.spool_dir.display().to_string();
         let (spool, replayed) = tokio::task::spawn_blocking(move || Spool::open(spool_config))
@@ -102,6 +104,7 @@ impl Collector {
             health,
             next_seq: AtomicU64::new(Timestamp::now().unix_millis().max(0) as u64 * 1000),
             hostname: hostname(),
+            refused_bytes: Default::default(),
         });
         tasks.push(tokio::spawn(publish_spool_metrics(state.clone())));
         tasks.push(tokio::spawn(watch_object_store(state.clone())));

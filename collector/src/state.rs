@@ -20,6 +20,10 @@ pub struct CollectorState {
     /// Report sequence numbers; seeded from the boot time so keys stay unique across restarts.
     pub next_seq: AtomicU64,
     pub hostname: String,
+    /// Size of the last append the spool refused for space (0 after a success): the spool
+    /// refuses a frame that would cross the limit before its size reaches the limit, and frees
+    /// space as uploads are confirmed, without any append telling us.
+    pub refused_bytes: AtomicU64,
 }
 
 impl CollectorState {
@@ -38,6 +42,7 @@ impl CollectorState {
     }
 
     pub fn spool_full(&self) -> bool {
-        self.spool.stats().bytes >= self.config.spool_max_bytes
+        let wanted = self.refused_bytes.load(Ordering::Relaxed);
+        self.spool.stats().bytes.saturating_add(wanted) > self.config.spool_max_bytes
     }
 }

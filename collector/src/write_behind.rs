@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use stormscope_shared::keys;
 use stormscope_shared::retry::Retry;
-use stormscope_shared::segment;
+use stormscope_shared::segment::SegmentWriter;
 use stormscope_shared::storage::Storage;
 use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::time::Timestamp;
@@ -262,16 +262,18 @@ impl WriteBehind {
         }
     }
 
-    /// Reads the job's records back from the spool, writes the segment, then confirms them.
+    /// Reads the job's records back from the spool into the segment, writes it, then confirms
+    /// the records.
     async fn upload(&self, job: &SegmentJob) -> Result<(), String> {
         let spool = self.inner.spool.clone();
         let ids: Vec<RecordId> = job.records.iter().map(|p| p.id).collect();
-        let (records, lost) = tokio::task::spawn_blocking(move || {
-            let mut records = Vec::with_capacity(ids.len());
+        let capacity = job.bytes as usize + job.records.len() * 64;
+        let (segment, lost) = tokio::task::spawn_blocking(move || {
+            let mut segment = SegmentWriter::with_capacity(capacity);
             let mut lost = Vec::new();
             for id in ids {
                 match spool.read(id) {
-                    Ok(record) => records.push(record),
+                    Ok(record) => segment.push(&record.key, record.received_ms, &record.body),
                     Err(SpoolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
                         lost.push((id, e.to_string()))
                     }
@@ -280,7 +282,7 @@ impl WriteBehind {
                     Err(e) => return Err(e.to_string()),
                 }
             }
-            Ok((records, lost))
+            Ok((segment, lost))
         })
         .await
         .map_err(|e| e.to_string())??;
@@ -294,14 +296,10 @@ impl WriteBehind {
             );
             metrics::counter!("stormscope_spool_lost_records_total").increment(1);
         }
-        if records.is_empty() {
+        if segment.entries() == 0 {
             return self.confirm(job).await;
         }
-        let body = segment::encode(
-            records
-                .iter()
-                .map(|r| (r.key.as_str(), r.received_ms, &r.body[..])),
-        );
+        let body = segment.finish();
         let key = keys::segment_key(
             &job.tenant,
             job.flush_ms,

@@ -136,9 +136,10 @@ async fn concurrent_appends_share_fsyncs() {
     assert_eq!(ids.len(), 200, "every append got its own id");
     let stats = spool.stats();
     assert_eq!(stats.appends, 200);
-    eprintln!("FSYNCS {}", stats.fsyncs);
+    // Typically 2-10 here; without group commit it is exactly 200. The bound leaves room for a
+    // loaded 2-core CI machine, where the writer keeps pace with arrivals more often.
     assert!(
-        stats.fsyncs <= 50,
+        stats.fsyncs < 100,
         "group commit should share fsyncs, got {} for 200 appends",
         stats.fsyncs
     );

@@ -16,6 +16,12 @@ fuzz_target!(|data: &[u8]| {
             decoded.push(codec::decode(data, compression, format, &limits));
         }
     }
+    // The collector's check-only path must never accept what a full decode refuses.
+    for compression in [Compression::Identity, Compression::Gzip] {
+        if codec::check(data, compression, Format::Msgpack, &limits).is_ok() {
+            assert!(codec::decode(data, compression, Format::Msgpack, &limits).is_ok(), "check accepted what decode refuses");
+        }
+    }
     for report in decoded.into_iter().flatten() {
         for format in [Format::Json, Format::Msgpack] {
             // Encoding is deterministic, so re-encoding what we decoded from our own output

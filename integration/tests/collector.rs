@@ -188,9 +188,19 @@ async fn object_store_killed_ingest_goes_on_and_the_backlog_drains() {
     s3.kill();
     let (ids, _) = post_through_outage(&c, "killed", "object-store").await;
     assert!(stored_report_ids(&s3).is_empty());
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("{}/readyz", c.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status().as_u16(),
+        200,
+        "an object-store outage does not make the collector unready"
+    );
     s3.restart();
     assert_all_stored(&s3, &ids, Duration::from_secs(30)).await;
-    let client = reqwest::Client::new();
     let p = post(&client, &c.url(), body_with_id(&template(), "after"), &[]).await;
     assert_eq!(
         (p.status, p.degraded),
@@ -455,7 +465,7 @@ async fn hostile_tenant_ids_cannot_leave_their_prefix() {
     }
     assert!(eventually(Duration::from_secs(5), || stored_reports(&s3).len() == 4).await);
     let root = s3.data_dir().join(BUCKET);
-    for path in walk(&s3.data_dir().to_path_buf()) {
+    for path in walk(s3.data_dir()) {
         if path.extension().and_then(|e| e.to_str()) == Some("seg") {
             let rel = path
                 .strip_prefix(&root)
@@ -506,7 +516,9 @@ async fn bad_bodies_get_the_right_status_are_counted_and_harm_nothing() {
         }
         enc.finish().unwrap()
     };
-    let cases: Vec<(&str, Vec<u8>, &str, Option<&str>, u16, &str)> = vec![
+    // (what, body, Content-Type, Content-Encoding, status, reason)
+    type Case<'a> = (&'a str, Vec<u8>, &'a str, Option<&'a str>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "truncated gzip",
             good[..good.len() / 2].to_vec(),
@@ -613,5 +625,97 @@ async fn bad_bodies_get_the_right_status_are_counted_and_harm_nothing() {
         post(&client, &url, good, &[]).await.status,
         200,
         "still accepting after all that"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_spool_answers_503_and_accepts_again_once_drained() {
+    let mut s3 = S3Server::start();
+    let c = collector(
+        &s3,
+        &[addr(shared_memcached())],
+        &["--spool-max-bytes", "64KiB"],
+    );
+    s3.kill();
+    let client = reqwest::Client::new();
+    let template = template();
+    let mut acked = Vec::new();
+    let mut refused = None;
+    for i in 0..200 {
+        let id = format!("full-{i}");
+        let p = post(&client, &c.url(), body_with_id(&template, &id), &[]).await;
+        match p.status {
+            200 => acked.push(id),
+            503 => {
+                refused = Some(p);
+                break;
+            }
+            other => panic!("unexpected {other}: {}", p.body),
+        }
+    }
+    let refused = refused.expect("a 64 KiB spool fills up");
+    assert!(
+        refused
+            .degraded
+            .as_deref()
+            .is_some_and(|d| d.contains("spool")),
+        "{:?}",
+        refused.degraded
+    );
+    assert!(refused.body.contains("spool full"), "{}", refused.body);
+    let response = client
+        .post(format!("{}/api/report", c.url()))
+        .header("Content-Type", "application/msgpack")
+        .header("Content-Encoding", "gzip")
+        .body(body_with_id(&template, "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("5")
+    );
+    assert_eq!(
+        client
+            .get(format!("{}/readyz", c.url()))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        503
+    );
+    s3.restart();
+    assert_all_stored(&s3, &acked, Duration::from_secs(30)).await;
+    let mut accepted = false;
+    for _ in 0..50 {
+        if post(
+            &client,
+            &c.url(),
+            body_with_id(&template, "after-drain"),
+            &[],
+        )
+        .await
+        .status
+            == 200
+        {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(accepted, "the drained spool accepts again");
+    assert_eq!(
+        client
+            .get(format!("{}/readyz", c.url()))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
     );
 }

@@ -33,20 +33,49 @@ pub fn is_segment(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC)
 }
 
+/// Builds a segment one report at a time, so a writer never holds its reports and the
+/// segment at once.
+pub struct SegmentWriter {
+    out: Vec<u8>,
+    entries: usize,
+}
+
+impl SegmentWriter {
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut out = Vec::with_capacity(bytes + MAGIC.len() + 1);
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        SegmentWriter { out, entries: 0 }
+    }
+
+    pub fn push(&mut self, key: &str, received_ms: i64, body: &[u8]) {
+        let key = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
+        self.out
+            .extend_from_slice(&(key.len() as u16).to_be_bytes());
+        self.out.extend_from_slice(key);
+        self.out.extend_from_slice(&received_ms.to_be_bytes());
+        self.out
+            .extend_from_slice(&(body.len() as u32).to_be_bytes());
+        self.out.extend_from_slice(body);
+        self.entries += 1;
+    }
+
+    pub fn entries(&self) -> usize {
+        self.entries
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.out
+    }
+}
+
 /// Writes a segment of `entries` (key, arrival ms, body) in order.
 pub fn encode<'a>(entries: impl IntoIterator<Item = (&'a str, i64, &'a [u8])>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 * 1024);
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
+    let mut writer = SegmentWriter::with_capacity(64 * 1024);
     for (key, received_ms, body) in entries {
-        let key = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
-        out.extend_from_slice(&(key.len() as u16).to_be_bytes());
-        out.extend_from_slice(key);
-        out.extend_from_slice(&received_ms.to_be_bytes());
-        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        out.extend_from_slice(body);
+        writer.push(key, received_ms, body);
     }
-    out
+    writer.finish()
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Vec<SegmentEntry>, SegmentError> {

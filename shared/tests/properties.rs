@@ -140,6 +140,15 @@ proptest! {
     }
 
     #[test]
+    fn check_counts_what_decode_builds(r in report(1)) {
+        let body = codec::encode(&r, Format::Msgpack, Compression::Gzip);
+        let checked = codec::check(&body, Compression::Gzip, Format::Msgpack, &Limits::default()).unwrap();
+        for (kind, t) in r.topologies() {
+            prop_assert_eq!(checked.nodes(kind), t.nodes.len());
+        }
+    }
+
+    #[test]
     fn sniffing_finds_what_encode_wrote(r in report(1)) {
         for format in [Format::Json, Format::Msgpack] {
             for compression in [Compression::Gzip, Compression::Identity] {

@@ -121,6 +121,13 @@ pub struct CollectorArgs {
     /// One object-store segment per tenant per flush interval.
     #[arg(long, env = "STORMSCOPE_FLUSH_INTERVAL", value_parser = duration, default_value = "15s")]
     flush_interval: Duration,
+    /// A tenant's flush interval is split into several segments past this size, which bounds
+    /// the memory an upload needs.
+    #[arg(long, env = "STORMSCOPE_SEGMENT_MAX_BYTES", value_parser = bytes, default_value = "2MiB")]
+    segment_max_bytes: u64,
+    /// Segment uploads in flight while draining a backlog.
+    #[arg(long, env = "STORMSCOPE_UPLOAD_CONCURRENCY", default_value_t = 2)]
+    upload_concurrency: usize,
     /// Names this collector in object keys (default: the host name).
     #[arg(long, env = "STORMSCOPE_COLLECTOR_ID")]
     collector_id: Option<String>,
@@ -160,6 +167,8 @@ impl CollectorArgs {
         config.cache_ttl = self.storage.cache_ttl;
         config.spool_max_bytes = self.spool_max_bytes;
         config.flush_interval = self.flush_interval;
+        config.segment_max_bytes = self.segment_max_bytes as usize;
+        config.upload_concurrency = self.upload_concurrency.max(1);
         config.tenancy = self.storage.tenancy()?;
         config.limits = Limits {
             max_compressed_bytes: self.max_report_bytes as usize,

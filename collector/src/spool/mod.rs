@@ -26,8 +26,8 @@
 //! means keeping unconfirmed records somewhere else; `sled` is a whole storage engine, still
 //! pre-1.0 with a stalled release line, whose durability needs explicit flushes, and is heavy for
 //! a collector meant to stay under 64 MiB RSS. What is needed is small: length-prefixed CRC'd
-//! frames, one writer thread, a scan, and a per-file confirmation list, about 600 lines that the
-//! tests exercise directly.
+//! frames, one writer thread, a scan, and a per-file confirmation list, about a thousand lines with
+//! their comments, which the tests exercise directly.
 //!
 //! Linux/Unix only (`pread`, `pwrite`, directory fsync).
 
@@ -151,8 +151,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Nothing under this lock can be left half-updated by a panic in a way that matters more
-    /// than stopping ingest, so poisoning is ignored.
+    /// A panic while holding the lock leaves at worst a miscount; refusing every later append
+    /// over it would turn a bug into an outage, so poisoning is ignored.
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -217,9 +217,18 @@ impl Spool {
     /// Opens (creating) the directory, scans existing files, and returns the records not yet
     /// confirmed. Damaged data is counted in [`Replayed`], not returned as an error; errors mean
     /// the directory cannot be used (unreadable, unwritable, or locked by another collector).
+    ///
+    /// Blocks while it reads every spool file: call it before serving, or via `spawn_blocking`.
     pub fn open(config: SpoolConfig) -> io::Result<(Spool, Replayed)> {
         let dir = config.dir;
-        fs::create_dir_all(&dir)?;
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir)?;
+            // Otherwise a power loss soon after the first start could take the whole directory,
+            // acknowledged records and all.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
+        }
         let lock = lock_dir(&dir)?;
         let (logs, ack_files) = list(&dir)?;
 
@@ -234,22 +243,9 @@ impl Spool {
             corrupt_frames: 0,
         };
         for &seq in &logs {
-            let path = log_path(&dir, seq);
-            let (file, len, pending) = replay_file(&path, seq, &mut replayed)?;
-            let (acked, ack_len) = acks::load(&ack_path(&dir, seq)).map_err(|e| at(e, &path))?;
-            let mut offsets = BTreeSet::new();
-            for (offset, meta) in pending {
-                if !acked.contains(&offset) {
-                    offsets.insert(offset);
-                    replayed
-                        .records
-                        .push((RecordId { file: seq, offset }, meta));
-                }
-            }
-            state.bytes += len + ack_len;
-            state
-                .files
-                .insert(seq, SpoolFile::new(Arc::new(file), len, offsets, ack_len));
+            let f = replay_file(&dir, seq, &mut replayed)?;
+            state.bytes += f.len + f.acks.len();
+            state.files.insert(seq, f);
         }
         for seq in ack_files.difference(&logs) {
             if let Err(e) = remove_if_exists(&ack_path(&dir, *seq)) {
@@ -399,19 +395,17 @@ impl Drop for Spool {
     }
 }
 
-/// Scans one file left by a previous run, cutting off a torn tail.
-fn replay_file(
-    path: &Path,
-    seq: u64,
-    replayed: &mut Replayed,
-) -> io::Result<(File, u64, Vec<(u64, RecordMeta)>)> {
+/// Scans one file left by a previous run, cutting off a torn tail, and adds its unconfirmed
+/// records to `replayed`.
+fn replay_file(dir: &Path, seq: u64, replayed: &mut Replayed) -> io::Result<SpoolFile> {
+    let path = log_path(dir, seq);
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .open(path)
-        .map_err(|e| at(e, path))?;
-    let scanned = scan::scan(&file).map_err(|e| at(e, path))?;
-    let mut len = file.metadata().map_err(|e| at(e, path))?.len();
+        .open(&path)
+        .map_err(|e| at(e, &path))?;
+    let scanned = scan::scan(&file).map_err(|e| at(e, &path))?;
+    let mut len = file.metadata().map_err(|e| at(e, &path))?.len();
     if scanned.torn_tail {
         replayed.torn_tails += 1;
         tracing::warn!(
@@ -433,7 +427,17 @@ fn replay_file(
             "spool file has corrupt frames; acknowledged reports in them are lost"
         );
     }
-    Ok((file, len, scanned.frames))
+    let ack_path = ack_path(dir, seq);
+    let (acked, ack_len) = acks::load(&ack_path).map_err(|e| at(e, &ack_path))?;
+    let mut pending = BTreeSet::new();
+    for (offset, meta) in scanned.frames {
+        if !acked.contains(&offset) {
+            pending.insert(offset);
+            let id = RecordId { file: seq, offset };
+            replayed.records.push((id, meta));
+        }
+    }
+    Ok(SpoolFile::new(Arc::new(file), len, pending, ack_len))
 }
 
 fn lock_dir(dir: &Path) -> io::Result<File> {
@@ -485,10 +489,11 @@ fn list(dir: &Path) -> io::Result<(BTreeSet<u64>, BTreeSet<u64>)> {
         } else {
             continue;
         };
-        if digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(seq) = digits.parse() {
-                set.insert(seq);
-            }
+        if digits.len() == 20
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(seq) = digits.parse()
+        {
+            set.insert(seq);
         }
     }
     Ok((logs, ack_files))

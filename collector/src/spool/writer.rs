@@ -87,11 +87,11 @@ impl Writer {
                 let _ = reply.send(Err(e));
                 continue;
             }
-            if self.needs_rotation(len) {
-                if let Err(e) = self.sync(&mut unsynced).and_then(|()| self.rotate()) {
-                    let _ = reply.send(Err(SpoolError::Io(e)));
-                    continue;
-                }
+            if self.needs_rotation(len)
+                && let Err(e) = self.sync(&mut unsynced).and_then(|()| self.rotate())
+            {
+                let _ = reply.send(Err(SpoolError::Io(e)));
+                continue;
             }
             let active = self
                 .active

@@ -11,6 +11,7 @@ mod validate;
 
 pub use error::{DecodeError, Limit};
 pub use limits::Limits;
+pub use msgpack::Checked;
 pub use validate::validate;
 
 use crate::model::Report;
@@ -84,6 +85,59 @@ pub fn decode(
     format: Format,
     limits: &Limits,
 ) -> Result<Report, DecodeError> {
+    let inflated;
+    let plain = match inflate_within(body, compression, limits)? {
+        Some(owned) => {
+            inflated = owned;
+            &inflated[..]
+        }
+        None => body,
+    };
+    let report = match format {
+        Format::Json => json::decode(plain, limits)?,
+        Format::Msgpack => msgpack::decode(plain, limits)?,
+    };
+    validate(&report, limits)?;
+    Ok(report)
+}
+
+/// Checks a body as [`decode`] would, without building the report when it is msgpack, and
+/// says what Scope's processing would look at. Anything [`check`] accepts, [`decode`] accepts.
+pub fn check(
+    body: &[u8],
+    compression: Compression,
+    format: Format,
+    limits: &Limits,
+) -> Result<Checked, DecodeError> {
+    if format == Format::Json {
+        let report = decode(body, compression, format, limits)?;
+        let mut checked = Checked {
+            has_dns: !report.dns.is_empty(),
+            has_bug_dns: !report.bug_dns.is_empty(),
+            ..Checked::default()
+        };
+        for (kind, topology) in report.topologies() {
+            checked.node_counts[kind.index()] = topology.nodes.len();
+        }
+        return Ok(checked);
+    }
+    let inflated;
+    let plain = match inflate_within(body, compression, limits)? {
+        Some(owned) => {
+            inflated = owned;
+            &inflated[..]
+        }
+        None => body,
+    };
+    msgpack::check(plain, limits)
+}
+
+/// The size checks and inflation shared by [`decode`] and [`check`]: `Some` when inflated.
+fn inflate_within(
+    body: &[u8],
+    compression: Compression,
+    limits: &Limits,
+) -> Result<Option<Vec<u8>>, DecodeError> {
     if body.len() > limits.max_compressed_bytes {
         return Err(DecodeError::limit(
             Limit::CompressedSize,
@@ -93,31 +147,20 @@ pub fn decode(
     if body.is_empty() {
         return Err(DecodeError::Empty);
     }
-    let inflated;
-    let plain = match compression {
-        Compression::Gzip => {
-            inflated = gzip::inflate(body, limits.max_decompressed_bytes)?;
-            &inflated[..]
+    let inflated = match compression {
+        Compression::Gzip => Some(gzip::inflate(body, limits.max_decompressed_bytes)?),
+        Compression::Identity if body.len() > limits.max_decompressed_bytes => {
+            return Err(DecodeError::limit(
+                Limit::DecompressedSize,
+                limits.max_decompressed_bytes,
+            ));
         }
-        Compression::Identity => {
-            if body.len() > limits.max_decompressed_bytes {
-                return Err(DecodeError::limit(
-                    Limit::DecompressedSize,
-                    limits.max_decompressed_bytes,
-                ));
-            }
-            body
-        }
+        Compression::Identity => None,
     };
-    if plain.is_empty() {
+    if inflated.as_ref().is_some_and(Vec::is_empty) {
         return Err(DecodeError::Empty);
     }
-    let report = match format {
-        Format::Json => json::decode(plain, limits)?,
-        Format::Msgpack => msgpack::decode(plain, limits)?,
-    };
-    validate(&report, limits)?;
-    Ok(report)
+    Ok(inflated)
 }
 
 /// Decodes a body of unknown compression and format (files, stdin), sniffing both.

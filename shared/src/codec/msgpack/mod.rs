@@ -3,7 +3,9 @@
 //! JSON names.
 
 mod read;
+mod scan;
 mod write;
 
 pub use read::decode;
+pub use scan::{Checked, check};
 pub use write::encode;

@@ -32,21 +32,21 @@ pub fn decode(plain: &[u8], limits: &Limits) -> Result<Report> {
     Ok(report)
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    depth: usize,
-    max_depth: usize,
+pub(super) struct Reader<'a> {
+    pub(super) buf: &'a [u8],
+    pub(super) pos: usize,
+    pub(super) depth: usize,
+    pub(super) max_depth: usize,
 }
 
 const NIL: u8 = 0xc0;
 
 impl<'a> Reader<'a> {
-    fn error(&self, what: &str) -> DecodeError {
+    pub(super) fn error(&self, what: &str) -> DecodeError {
         DecodeError::Msgpack(format!("{what} at byte {}", self.pos))
     }
 
-    fn byte(&mut self) -> Result<u8> {
+    pub(super) fn byte(&mut self) -> Result<u8> {
         let b = *self
             .buf
             .get(self.pos)
@@ -55,7 +55,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&end| end <= self.buf.len());
         let end = end.ok_or_else(|| self.error("unexpected end of data"))?;
         let bytes = &self.buf[self.pos..end];
@@ -63,26 +63,26 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
-    fn be<const N: usize>(&mut self) -> Result<[u8; N]> {
+    pub(super) fn be<const N: usize>(&mut self) -> Result<[u8; N]> {
         Ok(self.take(N)?.try_into().expect("take returns N bytes"))
     }
 
-    fn len16(&mut self) -> Result<usize> {
+    pub(super) fn len16(&mut self) -> Result<usize> {
         Ok(u16::from_be_bytes(self.be()?) as usize)
     }
 
-    fn len32(&mut self) -> Result<usize> {
+    pub(super) fn len32(&mut self) -> Result<usize> {
         Ok(u32::from_be_bytes(self.be()?) as usize)
     }
 
     /// Consumes a nil if one is next.
-    fn nil(&mut self) -> bool {
+    pub(super) fn nil(&mut self) -> bool {
         let is_nil = self.buf.get(self.pos) == Some(&NIL);
         self.pos += usize::from(is_nil);
         is_nil
     }
 
-    fn enter(&mut self) -> Result<()> {
+    pub(super) fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > self.max_depth {
             return Err(DecodeError::limit(Limit::NestingDepth, self.max_depth));
@@ -90,12 +90,12 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn leave(&mut self) {
+    pub(super) fn leave(&mut self) {
         self.depth -= 1;
     }
 
     /// The length of a map, or 0 for nil (Go writes nil maps as nil).
-    fn map_len(&mut self) -> Result<usize> {
+    pub(super) fn map_len(&mut self) -> Result<usize> {
         match self.byte()? {
             NIL => Ok(0),
             b @ 0x80..=0x8f => Ok((b & 0x0f) as usize),
@@ -105,7 +105,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn array_len(&mut self) -> Result<usize> {
+    pub(super) fn array_len(&mut self) -> Result<usize> {
         match self.byte()? {
             NIL => Ok(0),
             b @ 0x90..=0x9f => Ok((b & 0x0f) as usize),
@@ -116,7 +116,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A raw of any spelling: old-spec raw, new-spec str or bin.
-    fn raw(&mut self) -> Result<&'a [u8]> {
+    pub(super) fn raw(&mut self) -> Result<&'a [u8]> {
         let len = match self.byte()? {
             b @ 0xa0..=0xbf => (b & 0x1f) as usize,
             0xd9 | 0xc4 => self.byte()? as usize,
@@ -127,7 +127,7 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    fn str(&mut self) -> Result<&'a str> {
+    pub(super) fn str(&mut self) -> Result<&'a str> {
         let at = self.pos;
         let bytes = self.raw()?;
         std::str::from_utf8(bytes)
@@ -135,7 +135,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string, with nil read as empty.
-    fn string(&mut self) -> Result<String> {
+    pub(super) fn string(&mut self) -> Result<String> {
         if self.nil() {
             Ok(String::new())
         } else {
@@ -143,7 +143,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn time(&mut self) -> Result<Timestamp> {
+    pub(super) fn time(&mut self) -> Result<Timestamp> {
         if self.nil() {
             return Ok(Timestamp::ZERO);
         }
@@ -152,7 +152,7 @@ impl<'a> Reader<'a> {
         Timestamp::from_wire(bytes).map_err(|e| DecodeError::Msgpack(format!("{e} at byte {at}")))
     }
 
-    fn int(&mut self) -> Result<i64> {
+    pub(super) fn int(&mut self) -> Result<i64> {
         let b = self.byte()?;
         let v = match b {
             0x00..=0x7f => b as i64,
@@ -172,7 +172,7 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
-    fn float(&mut self) -> Result<f64> {
+    pub(super) fn float(&mut self) -> Result<f64> {
         match self.buf.get(self.pos) {
             Some(0xcb) => {
                 self.pos += 1;
@@ -191,7 +191,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn bool(&mut self) -> Result<bool> {
+    pub(super) fn bool(&mut self) -> Result<bool> {
         match self.byte()? {
             0xc2 | NIL => Ok(false),
             0xc3 => Ok(true),
@@ -200,7 +200,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips one value of any type, counting its nesting.
-    fn skip(&mut self) -> Result<()> {
+    pub(super) fn skip(&mut self) -> Result<()> {
         let b = self.byte()?;
         let (maps, arrays, bytes) = match b {
             0x00..=0x7f | 0xe0..=0xff | NIL | 0xc2 | 0xc3 => (0, 0, 0),
@@ -243,7 +243,7 @@ impl<'a> Reader<'a> {
 
     /// Reads the next value through serde, for the parts of a report that are static in
     /// practice and not worth a hand-written reader.
-    fn serde<T: DeserializeOwned>(&mut self) -> Result<T> {
+    pub(super) fn serde<T: DeserializeOwned>(&mut self) -> Result<T> {
         let start = self.pos;
         self.skip()?;
         let span = &self.buf[start..self.pos];
@@ -253,7 +253,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Calls `entry` for each key of a map (nil is an empty map), with nesting counted.
-    fn each_entry(
+    pub(super) fn each_entry(
         &mut self,
         mut entry: impl FnMut(&mut Self, &'a [u8]) -> Result<()>,
     ) -> Result<()> {
@@ -267,7 +267,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn key_string(&self, key: &[u8]) -> Result<String> {
+    pub(super) fn key_string(&self, key: &[u8]) -> Result<String> {
         std::str::from_utf8(key)
             .map(str::to_owned)
             .map_err(|_| self.error("map key is not UTF-8"))
