@@ -33,6 +33,9 @@ fn decode_benches(c: &mut Criterion) {
         group.bench_function(format!("{stem}/msgpack.gz"), |b| {
             b.iter(|| codec::decode(&gz, Compression::Gzip, Format::Msgpack, &limits).unwrap())
         });
+        group.bench_function(format!("{stem}/msgpack.gz check-only"), |b| {
+            b.iter(|| codec::check(&gz, Compression::Gzip, Format::Msgpack, &limits).unwrap())
+        });
         group.throughput(Throughput::Bytes(json.len() as u64));
         group.bench_function(format!("{stem}/json"), |b| {
             b.iter(|| codec::decode(&json, Compression::Identity, Format::Json, &limits).unwrap())
