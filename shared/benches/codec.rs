@@ -2,10 +2,13 @@
 //!
 //! `cargo bench -p stormscope-shared --bench codec`; figures go to BENCHMARKS.md.
 
+#[path = "common/fixtures.rs"]
+mod fixtures;
+
 use std::io::Read;
-use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use fixtures::fixture;
 
 // The allocator the stormscope binary runs with, so the figures are the product's.
 #[global_allocator]
@@ -13,15 +16,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::synth::{SynthSpec, generate};
 use stormscope_shared::{Format, Limits};
-
-fn fixture(rel: &str) -> Vec<u8> {
-    let dir = std::env::var("STORMSCOPE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
-        });
-    std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
 
 fn decode_benches(c: &mut Criterion) {
     let limits = Limits::default();

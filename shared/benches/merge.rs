@@ -2,10 +2,13 @@
 //!
 //! `cargo bench -p stormscope-shared --bench merge`; figures go to BENCHMARKS.md.
 
-use std::path::PathBuf;
+#[path = "common/fixtures.rs"]
+mod fixtures;
+
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use fixtures::fixture;
 
 // The allocator the stormscope binary runs with, so the figures are the product's.
 #[global_allocator]
@@ -15,15 +18,6 @@ use stormscope_shared::codec;
 use stormscope_shared::merge::fast_merge;
 use stormscope_shared::synth::{SynthSpec, generate};
 use stormscope_shared::{Limits, Timestamp};
-
-fn fixture(rel: &str) -> Vec<u8> {
-    let dir = std::env::var("STORMSCOPE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
-        });
-    std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
 
 fn merge_benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("merge");

@@ -58,14 +58,7 @@ fn truncated_gzip_is_refused() {
 #[test]
 fn truncated_msgpack_is_refused() {
     let body = common::read("scope-probe/hostA-01-full.msgpack.gz");
-    let plain = {
-        use std::io::Read;
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&body[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    };
+    let plain = common::inflate(&body);
     for cut in [1, 100, plain.len() / 2, plain.len() - 1] {
         let err = decode(&plain[..cut], Compression::Identity, Format::Msgpack);
         assert_eq!(err.kind(), "msgpack", "cut at {cut}: {err}");

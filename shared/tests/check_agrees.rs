@@ -74,14 +74,7 @@ fn a_current_probe_report_needs_no_massage_so_its_body_is_kept() {
 #[test]
 fn truncations_and_corruptions_of_a_real_body() {
     let body = common::read("scope-probe/hostB-04-full.msgpack.gz");
-    let plain = {
-        use std::io::Read;
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&body[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    };
+    let plain = common::inflate(&body);
     for cut in (0..plain.len()).step_by(97) {
         agree(
             &plain[..cut],

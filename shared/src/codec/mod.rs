@@ -14,6 +14,8 @@ pub use limits::Limits;
 pub use msgpack::Checked;
 pub use validate::validate;
 
+use std::borrow::Cow;
+
 use crate::model::Report;
 
 /// The serialisation of a report body.
@@ -85,17 +87,10 @@ pub fn decode(
     format: Format,
     limits: &Limits,
 ) -> Result<Report, DecodeError> {
-    let inflated;
-    let plain = match inflate_within(body, compression, limits)? {
-        Some(owned) => {
-            inflated = owned;
-            &inflated[..]
-        }
-        None => body,
-    };
+    let plain = inflate_within(body, compression, limits)?;
     let report = match format {
-        Format::Json => json::decode(plain, limits)?,
-        Format::Msgpack => msgpack::decode(plain, limits)?,
+        Format::Json => json::decode(&plain, limits)?,
+        Format::Msgpack => msgpack::decode(&plain, limits)?,
     };
     validate(&report, limits)?;
     Ok(report)
@@ -121,23 +116,16 @@ pub fn check(
         }
         return Ok(checked);
     }
-    let inflated;
-    let plain = match inflate_within(body, compression, limits)? {
-        Some(owned) => {
-            inflated = owned;
-            &inflated[..]
-        }
-        None => body,
-    };
-    msgpack::check(plain, limits)
+    let plain = inflate_within(body, compression, limits)?;
+    msgpack::check(&plain, limits)
 }
 
-/// The size checks and inflation shared by [`decode`] and [`check`]: `Some` when inflated.
-fn inflate_within(
-    body: &[u8],
+/// The size checks and inflation shared by [`decode`] and [`check`]: the plain body.
+fn inflate_within<'a>(
+    body: &'a [u8],
     compression: Compression,
     limits: &Limits,
-) -> Result<Option<Vec<u8>>, DecodeError> {
+) -> Result<Cow<'a, [u8]>, DecodeError> {
     if body.len() > limits.max_compressed_bytes {
         return Err(DecodeError::limit(
             Limit::CompressedSize,
@@ -147,20 +135,20 @@ fn inflate_within(
     if body.is_empty() {
         return Err(DecodeError::Empty);
     }
-    let inflated = match compression {
-        Compression::Gzip => Some(gzip::inflate(body, limits.max_decompressed_bytes)?),
+    let plain = match compression {
+        Compression::Gzip => Cow::Owned(gzip::inflate(body, limits.max_decompressed_bytes)?),
         Compression::Identity if body.len() > limits.max_decompressed_bytes => {
             return Err(DecodeError::limit(
                 Limit::DecompressedSize,
                 limits.max_decompressed_bytes,
             ));
         }
-        Compression::Identity => None,
+        Compression::Identity => Cow::Borrowed(body),
     };
-    if inflated.as_ref().is_some_and(Vec::is_empty) {
+    if plain.is_empty() {
         return Err(DecodeError::Empty);
     }
-    Ok(inflated)
+    Ok(plain)
 }
 
 /// Decodes a body of unknown compression and format (files, stdin), sniffing both.

@@ -85,3 +85,13 @@ pub fn assert_same(a: &Report, b: &Report, what: &str) {
         );
     }
 }
+
+/// The plain msgpack inside a gzip body.
+pub fn inflate(gz: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
