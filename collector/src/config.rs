@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use stormscope_shared::Limits;
 use stormscope_shared::storage::memcached::MemcachedConfig;
-use stormscope_shared::storage::object::ObjectStoreTimeouts;
+use stormscope_shared::storage::object::{ObjectStoreTimeouts, S3Options};
 use stormscope_shared::tenancy::Tenancy;
 
 #[derive(Clone, Debug)]
@@ -16,6 +16,8 @@ pub struct CollectorConfig {
     /// `s3://bucket[/prefix]`, `gs://...`, `az://...`, `file:///dir` or `memory://`.
     pub object_store: String,
     pub object_store_timeouts: ObjectStoreTimeouts,
+    /// S3 settings that take precedence over the `AWS_*` environment (tests, embedding).
+    pub s3_options: S3Options,
     /// memcached servers (`host:port`); empty means an in-process cache.
     pub memcached: Vec<String>,
     pub memcached_config: MemcachedConfig,
@@ -46,6 +48,7 @@ impl CollectorConfig {
             collector_id: "collector".into(),
             object_store: object_store.into(),
             object_store_timeouts: ObjectStoreTimeouts::default(),
+            s3_options: S3Options::default(),
             memcached: Vec::new(),
             memcached_config: MemcachedConfig::default(),
             cache_ttl: Duration::from_secs(300),

@@ -40,8 +40,12 @@ impl Collector {
     pub async fn start(config: CollectorConfig) -> Result<Collector, StartError> {
         crate::telemetry::prometheus();
         let health = Health::new();
-        let object_store =
-            builder::object_store(&config.object_store, config.object_store_timeouts, &health)?;
+        let object_store = builder::object_store(
+            &config.object_store,
+            config.object_store_timeouts,
+            &config.s3_options,
+            &health,
+        )?;
         let cache_storage = builder::cache(
             &config.memcached,
             config.memcached_config.clone(),

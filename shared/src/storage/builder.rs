@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::instrumented::Instrumented;
 use super::memcached::{MemcachedConfig, MemcachedStorage};
 use super::memory::MemoryStorage;
-use super::object::{ObjectStorage, ObjectStoreTimeouts};
+use super::object::{ObjectStorage, ObjectStoreTimeouts, S3Options};
 use super::timeout::TimeoutRetry;
 use super::{Health, Result, Storage};
 use crate::retry::Retry;
@@ -16,9 +16,14 @@ use crate::retry::Retry;
 pub fn object_store(
     url: &str,
     timeouts: ObjectStoreTimeouts,
+    options: &S3Options,
     health: &Health,
 ) -> Result<Arc<dyn Storage>> {
-    let backend: Arc<dyn Storage> = Arc::new(ObjectStorage::from_url(url, timeouts)?);
+    let backend: Arc<dyn Storage> = Arc::new(ObjectStorage::from_url_with(
+        url,
+        timeouts,
+        &options.pairs(),
+    )?);
     let bounded = Arc::new(TimeoutRetry::new(backend, timeouts.request, Retry::NONE));
     Ok(Arc::new(Instrumented::new(bounded, health.clone())))
 }

@@ -28,6 +28,29 @@ impl std::fmt::Debug for ObjectStorage {
     }
 }
 
+/// S3 settings given in configuration rather than the environment (`aws_endpoint`,
+/// `aws_access_key_id`, `aws_secret_access_key`, ...). `Debug` shows only the setting names:
+/// values can be credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct S3Options(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| format!("{k}=<redacted>")))
+            .finish()
+    }
+}
+
+impl S3Options {
+    pub fn pairs(&self) -> Vec<(&str, &str)> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
 /// Bounds on each request. Retries are ours (the write-behind's [`crate::retry::Retry`]), so
 /// the client's own are off: a hung server must fail a request, not stall it for minutes.
 #[derive(Clone, Copy, Debug)]

@@ -280,10 +280,9 @@ impl Storage for MemcachedStorage {
     /// One `get` per server (in batches), all servers in parallel, then the chunks of chunked
     /// values.
     ///
-    /// Unlike `get`, a server that fails does not fail the call: its keys come back as misses,
-    /// which callers already handle by reading the object store. The failure counts against that
-    /// server's breaker, so a server that keeps failing shows in [`MemcachedStorage::healthy`]
-    /// (and so in the degraded signal). Corrupt values are misses too, logged at WARN.
+    /// A server that fails fails the call, as `get` does: a miss must mean "not stored", because
+    /// readers of the report index take a missing bucket counter as "no reports" and only fall
+    /// back to the object store on an error. Corrupt values are misses, logged at WARN.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
         let wire: Vec<Cow<'_, str>> = keys.iter().map(|key| wire_key(key)).collect();
         let mut by_server: HashMap<usize, Vec<String>> = HashMap::new();
@@ -308,13 +307,7 @@ impl Storage for MemcachedStorage {
         });
         let mut found = HashMap::new();
         for read in join_all(reads).await {
-            match read {
-                Ok(items) => found.extend(items),
-                // Deliberately quiet: the breaker logs when a server goes down for real.
-                Err(error) => {
-                    tracing::debug!(%error, "memcached get_many: this server's keys are misses")
-                }
-            }
+            found.extend(read?);
         }
         let values = keys.iter().zip(&wire).map(|(key, wire)| {
             let item = found.get(wire.as_ref()).cloned();

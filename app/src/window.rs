@@ -1,0 +1,202 @@
+//! A tenant's reports for a window `[end - window, end]`. Live windows come from the cache's
+//! time-bucket index; what the cache lacks (evicted, expired, or the cache being down) and
+//! history older than the cache TTL come from the object store's segments. A missing report
+//! never fails a read: the answer says which sources failed and how many reports it lacks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use stormscope_shared::codec::{self, Compression};
+use stormscope_shared::report_cache::ReportCache;
+use stormscope_shared::storage::{Storage, StorageError};
+use stormscope_shared::tenancy::TenantId;
+use stormscope_shared::time::Timestamp;
+use stormscope_shared::{Format, Limits, Report, keys, segment};
+
+use crate::decoded_cache::DecodedCache;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// What a degraded answer lacks. Serialised into responses as `"degraded"`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Degraded {
+    /// Sources that failed while answering (`cache`, `object-store`).
+    pub sources: Vec<&'static str>,
+    /// Reports the index knows of that no source could provide.
+    pub missing_reports: usize,
+}
+
+impl Degraded {
+    pub fn is_degraded(&self) -> bool {
+        !self.sources.is_empty() || self.missing_reports > 0
+    }
+}
+
+/// The reports of a window, oldest first, keyed by report key.
+#[derive(Debug, Default)]
+pub struct Window {
+    pub reports: Vec<(String, Arc<Report>)>,
+    pub degraded: Degraded,
+}
+
+pub struct WindowReader {
+    pub cache: ReportCache,
+    pub object_store: Arc<dyn Storage>,
+    pub decoded: DecodedCache,
+    /// Windows ending longer ago than this are history: the cache no longer has them.
+    pub cache_ttl: Duration,
+    /// How long after its arrival a report may be sealed into a segment (a flush interval, or
+    /// longer when a collector restarts with a backlog); segments are named by flush time.
+    pub max_flush_lag: Duration,
+    pub limits: Limits,
+}
+
+impl WindowReader {
+    pub async fn read(&self, tenant: &TenantId, end_ms: i64, window: Duration) -> Window {
+        let start_ms = end_ms - window.as_millis() as i64;
+        let historic = end_ms <= Timestamp::now().unix_millis() - self.cache_ttl.as_millis() as i64;
+        let mut found = BTreeMap::new();
+        let mut degraded = Degraded::default();
+        // `None`: the index could not say which reports exist, so the object store decides.
+        let mut wanted: Option<BTreeSet<String>> = None;
+        if !historic {
+            match self.cache.keys_between(tenant, start_ms, end_ms).await {
+                Ok(keys) => {
+                    wanted = Some(self.fill_from_cache(keys, &mut found, &mut degraded).await)
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "cache index unavailable; reading the object store");
+                    degraded.sources.push("cache");
+                }
+            }
+        }
+        let complete = wanted.as_ref().is_some_and(BTreeSet::is_empty);
+        if !complete
+            && let Err(e) = self
+                .fill_from_object_store(tenant, start_ms, end_ms, wanted.as_ref(), &mut found)
+                .await
+        {
+            tracing::debug!(error = %e, "object store unavailable for a window read");
+            degraded.sources.push("object-store");
+        }
+        if let Some(wanted) = &wanted {
+            degraded.missing_reports = wanted.iter().filter(|k| !found.contains_key(*k)).count();
+        }
+        let mut reports: Vec<(String, Arc<Report>)> = found.into_iter().collect();
+        reports
+            .sort_by_key(|(k, _)| stormscope_shared::report_cache::report_time_ms(k).unwrap_or(0));
+        Window { reports, degraded }
+    }
+
+    /// Fills `found` from the decoded cache and the cache; returns the keys it could not find.
+    async fn fill_from_cache(
+        &self,
+        keys: Vec<String>,
+        found: &mut BTreeMap<String, Arc<Report>>,
+        degraded: &mut Degraded,
+    ) -> BTreeSet<String> {
+        let mut need = Vec::new();
+        for key in keys {
+            match self.decoded.get(&key) {
+                Some(report) => {
+                    found.insert(key, report);
+                }
+                None => need.push(key),
+            }
+        }
+        let mut missing = BTreeSet::new();
+        if need.is_empty() {
+            return missing;
+        }
+        match self.cache.get_many(&need).await {
+            Ok(values) => {
+                for (key, value) in need.into_iter().zip(values) {
+                    match value.map(|bytes| self.decode(&key, &bytes)) {
+                        Some(Some(report)) => {
+                            found.insert(key, report);
+                        }
+                        _ => {
+                            missing.insert(key);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cache values unavailable");
+                degraded.sources.push("cache");
+                missing.extend(need);
+            }
+        }
+        missing
+    }
+
+    /// Reads the segments that can hold reports of the window, keeping the reports in it (only
+    /// the `wanted` ones, when the index named them).
+    async fn fill_from_object_store(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        wanted: Option<&BTreeSet<String>>,
+        found: &mut BTreeMap<String, Arc<Report>>,
+    ) -> Result<(), StorageError> {
+        // A report is sealed at or after its arrival, so its segment is named no earlier than
+        // the window's start and no later than the window's end plus the flush lag.
+        let last_ms = (end_ms + self.max_flush_lag.as_millis() as i64)
+            .min(Timestamp::now().unix_millis() + HOUR_MS);
+        let mut segments = BTreeSet::new();
+        let mut hour = start_ms.div_euclid(HOUR_MS) * HOUR_MS;
+        while hour <= last_ms {
+            for key in self
+                .object_store
+                .list(&keys::hour_prefix(tenant, hour))
+                .await?
+            {
+                if keys::segment_time_ms(&key).is_some_and(|t| (start_ms..=last_ms).contains(&t)) {
+                    segments.insert(key);
+                }
+            }
+            hour += HOUR_MS;
+        }
+        let segments: Vec<String> = segments.into_iter().collect();
+        for batch in segments.chunks(16) {
+            for (name, value) in batch.iter().zip(self.object_store.get_many(batch).await?) {
+                let Some(bytes) = value else { continue };
+                let entries = match segment::decode(&bytes) {
+                    Ok(entries) => entries,
+                    Err(e) => {
+                        tracing::warn!(segment = name, error = %e, "unreadable segment skipped");
+                        continue;
+                    }
+                };
+                for entry in entries {
+                    let in_window = (start_ms..=end_ms).contains(&entry.received_ms);
+                    let is_wanted = wanted.is_none_or(|w| w.contains(&entry.key));
+                    if !in_window || !is_wanted || found.contains_key(&entry.key) {
+                        continue;
+                    }
+                    if let Some(report) = self.decode(&entry.key, &entry.body) {
+                        found.insert(entry.key, report);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn decode(&self, key: &str, body: &[u8]) -> Option<Arc<Report>> {
+        match codec::decode(body, Compression::Gzip, Format::Msgpack, &self.limits) {
+            Ok(report) => {
+                let report = Arc::new(report);
+                self.decoded.insert(key.to_owned(), report.clone());
+                Some(report)
+            }
+            Err(e) => {
+                tracing::warn!(key, error = %e, "stored report does not decode; treated as missing");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Reading a tenant's window through a real collector, memcached and s3s-fs: live windows from
+//! the cache, history and cache outages from the object store, and degraded answers that say
+//! what they lack instead of failing.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stormscope_app::WindowReader;
+use stormscope_app::decoded_cache::DecodedCache;
+use stormscope_collector::{Collector, CollectorConfig};
+use stormscope_integration::{Memcached, S3Server, shared_memcached};
+use stormscope_shared::codec::{self, Compression};
+use stormscope_shared::report_cache::ReportCache;
+use stormscope_shared::storage::memcached::MemcachedConfig;
+use stormscope_shared::storage::object::{ObjectStoreTimeouts, S3Options};
+use stormscope_shared::storage::{Health, builder};
+use stormscope_shared::tenancy::{Tenancy, TenantId};
+use stormscope_shared::time::Timestamp;
+use stormscope_shared::{Format, Limits, Report};
+
+const BUCKET: &str = "window";
+
+fn s3_options(s3: &S3Server) -> S3Options {
+    S3Options(
+        [
+            ("aws_endpoint", s3.endpoint_url()),
+            ("aws_access_key_id", s3.access_key().to_owned()),
+            ("aws_secret_access_key", s3.secret_key().to_owned()),
+            ("aws_region", s3.region().to_owned()),
+            ("aws_allow_http", "true".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    )
+}
+
+struct Setup {
+    url: String,
+    reader: WindowReader,
+    _spool: tempfile::TempDir,
+}
+
+/// An in-process collector and a reader over the same memcached and S3 server.
+async fn setup(s3: &S3Server, memcached: &str, cache_ttl: Duration) -> Setup {
+    s3.create_bucket(BUCKET);
+    let spool = tempfile::tempdir().unwrap();
+    let mut config = CollectorConfig::local(spool.path().to_owned(), &format!("s3://{BUCKET}"));
+    config.s3_options = s3_options(s3);
+    config.object_store_timeouts = ObjectStoreTimeouts {
+        request: Duration::from_secs(2),
+        connect: Duration::from_secs(1),
+    };
+    config.memcached = vec![memcached.to_owned()];
+    config.flush_interval = Duration::from_millis(500);
+    config.tenancy = Tenancy::Header("x-scope-orgid".into());
+    let collector = Collector::start(config).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(collector.run(listener, 1, std::future::pending()));
+    let health = Health::new();
+    let timeouts = ObjectStoreTimeouts {
+        request: Duration::from_secs(2),
+        connect: Duration::from_secs(1),
+    };
+    let reader = WindowReader {
+        cache: ReportCache::new(
+            builder::cache(
+                &[memcached.to_owned()],
+                MemcachedConfig::default(),
+                0,
+                &health,
+            ),
+            Duration::from_secs(300),
+        ),
+        object_store: builder::object_store(
+            &format!("s3://{BUCKET}"),
+            timeouts,
+            &s3_options(s3),
+            &health,
+        )
+        .unwrap(),
+        decoded: DecodedCache::new(1000),
+        cache_ttl,
+        max_flush_lag: Duration::from_secs(60),
+        limits: Limits::default(),
+    };
+    Setup {
+        url,
+        reader,
+        _spool: spool,
+    }
+}
+
+fn fixture() -> Report {
+    let dir = std::env::var_os("STORMSCOPE_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+        });
+    let body = std::fs::read(dir.join("scope-probe/hostB-01-full.msgpack.gz")).unwrap();
+    codec::decode_sniffed(&body, &Limits::default()).unwrap()
+}
+
+async fn post(url: &str, tenant: &str, id: &str) {
+    let mut report = fixture();
+    report.id = id.to_owned();
+    let response = reqwest::Client::new()
+        .post(format!("{url}/api/report"))
+        .header("Content-Type", "application/msgpack")
+        .header("Content-Encoding", "gzip")
+        .header("X-Scope-OrgID", tenant)
+        .body(codec::encode(&report, Format::Msgpack, Compression::Gzip))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+fn ids(window: &stormscope_app::Window) -> Vec<String> {
+    window.reports.iter().map(|(_, r)| r.id.clone()).collect()
+}
+
+fn tenant(name: &str) -> (String, TenantId) {
+    let raw = format!("{name}-{}", Timestamp::now().unix_millis());
+    let id = TenantId::new(&raw).unwrap();
+    (raw, id)
+}
+
+/// Polls until the object store holds `n` of the tenant's reports (a history read finds them).
+async fn until_stored(reader: &WindowReader, tenant: &TenantId, n: usize) {
+    let history = WindowReader {
+        cache_ttl: Duration::ZERO,
+        ..reader_clone(reader)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let w = history
+            .read(
+                tenant,
+                Timestamp::now().unix_millis(),
+                Duration::from_secs(60),
+            )
+            .await;
+        if w.reports.len() >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "segments never reached the object store: {:?}",
+            w.degraded
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn reader_clone(r: &WindowReader) -> WindowReader {
+    WindowReader {
+        cache: r.cache.clone(),
+        object_store: Arc::clone(&r.object_store),
+        decoded: DecodedCache::new(1000),
+        cache_ttl: r.cache_ttl,
+        max_flush_lag: r.max_flush_lag,
+        limits: r.limits.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn live_windows_come_from_the_cache_and_history_from_the_object_store_per_tenant() {
+    let s3 = S3Server::start();
+    let s = setup(
+        &s3,
+        &shared_memcached().addr().to_string(),
+        Duration::from_secs(300),
+    )
+    .await;
+    let ((a_raw, a), (b_raw, b)) = (tenant("a"), tenant("b"));
+    for id in ["a1", "a2", "a3"] {
+        post(&s.url, &a_raw, id).await;
+    }
+    post(&s.url, &b_raw, "b1").await;
+    let now = Timestamp::now().unix_millis();
+    let live = s.reader.read(&a, now, Duration::from_secs(15)).await;
+    assert_eq!(
+        ids(&live),
+        vec!["a1", "a2", "a3"],
+        "posted reports are visible at once, oldest first"
+    );
+    assert!(!live.degraded.is_degraded(), "{:?}", live.degraded);
+    assert_eq!(
+        ids(&s.reader.read(&b, now, Duration::from_secs(15)).await),
+        vec!["b1"],
+        "tenants never mix"
+    );
+    assert!(
+        s.reader
+            .read(&a, now - 60_000, Duration::from_secs(15))
+            .await
+            .reports
+            .is_empty(),
+        "an earlier window is empty"
+    );
+
+    until_stored(&s.reader, &a, 3).await;
+    let history = WindowReader {
+        cache_ttl: Duration::ZERO,
+        ..reader_clone(&s.reader)
+    };
+    let old = history
+        .read(&a, Timestamp::now().unix_millis(), Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        ids(&old),
+        vec!["a1", "a2", "a3"],
+        "history comes from the object store"
+    );
+    assert!(!old.degraded.is_degraded());
+    assert_eq!(
+        ids(&history
+            .read(&b, Timestamp::now().unix_millis(), Duration::from_secs(60))
+            .await),
+        vec!["b1"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_memcached_down_reads_come_from_the_object_store_flagged() {
+    let s3 = S3Server::start();
+    let mut memcached = Memcached::start();
+    let s = setup(&s3, &memcached.addr().to_string(), Duration::from_secs(300)).await;
+    let (raw, t) = tenant("mc-down");
+    for id in ["m1", "m2"] {
+        post(&s.url, &raw, id).await;
+    }
+    until_stored(&s.reader, &t, 2).await;
+    memcached.kill();
+    let fresh = reader_clone(&s.reader);
+    let w = fresh
+        .read(&t, Timestamp::now().unix_millis(), Duration::from_secs(15))
+        .await;
+    assert_eq!(ids(&w), vec!["m1", "m2"], "{:?}", w.degraded);
+    assert!(w.degraded.sources.contains(&"cache"), "{:?}", w.degraded);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_object_store_down_live_reads_are_whole_and_a_lost_report_is_counted() {
+    let mut s3 = S3Server::start();
+    let s = setup(
+        &s3,
+        &shared_memcached().addr().to_string(),
+        Duration::from_secs(300),
+    )
+    .await;
+    s3.stop();
+    let (raw, t) = tenant("s3-down");
+    for id in ["s1", "s2", "s3"] {
+        post(&s.url, &raw, id).await;
+    }
+    let now = Timestamp::now().unix_millis();
+    let fresh = reader_clone(&s.reader);
+    let w = fresh.read(&t, now, Duration::from_secs(15)).await;
+    assert_eq!(ids(&w), vec!["s1", "s2", "s3"]);
+    assert!(
+        !w.degraded.is_degraded(),
+        "nothing was missing, so nothing is flagged: {:?}",
+        w.degraded
+    );
+    // Lose one value from the cache: the object store cannot make up for it while it is down.
+    let lost = w.reports[1].0.clone();
+    s.reader.cache.storage().delete(&lost).await.unwrap();
+    let w = reader_clone(&s.reader)
+        .read(&t, now, Duration::from_secs(15))
+        .await;
+    assert_eq!(ids(&w), vec!["s1", "s3"]);
+    assert_eq!(w.degraded.missing_reports, 1);
+    assert!(
+        w.degraded.sources.contains(&"object-store"),
+        "{:?}",
+        w.degraded
+    );
+    s3.resume();
+}
