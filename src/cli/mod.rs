@@ -1,5 +1,6 @@
 //! Command-line surface. Every flag is also an environment variable `STORMSCOPE_<FLAG>`.
 
+mod app;
 mod collector;
 mod common;
 mod loadgen;
@@ -25,6 +26,9 @@ enum Command {
     Report(report::ReportCommand),
     /// Accept probe reports: spool, cache, then the object store in the background.
     Collector(collector::CollectorArgs),
+    /// Serve a tenant's recent reports: the merged raw report and the probe list, from the
+    /// cache or, when it lacks them, the object store.
+    App(app::AppArgs),
     /// Post probe-like reports to a collector at a chosen rate and report what it acknowledged.
     Loadgen(loadgen::LoadgenArgs),
 }
@@ -33,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Report(cmd) => report::run(cmd),
         Command::Collector(args) => collector::run(args),
+        Command::App(args) => app::run(args),
         Command::Loadgen(args) => loadgen::run(args),
     }
 }

@@ -1,0 +1,49 @@
+//! What the app is configured with, field by field.
+
+use std::time::Duration;
+
+use stormscope_shared::Limits;
+use stormscope_shared::storage::memcached::MemcachedConfig;
+use stormscope_shared::storage::object::{ObjectStoreTimeouts, S3Options};
+use stormscope_shared::tenancy::Tenancy;
+
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// `s3://bucket[/prefix]`, `gs://...`, `az://...`, `file:///dir` or `memory://`.
+    pub object_store: String,
+    pub object_store_timeouts: ObjectStoreTimeouts,
+    /// S3 settings that take precedence over the `AWS_*` environment.
+    pub s3_options: S3Options,
+    /// memcached servers; empty means an in-process cache (only useful in one process with a
+    /// collector).
+    pub memcached: Vec<String>,
+    pub memcached_config: MemcachedConfig,
+    /// The collectors' cache TTL: windows ending longer ago are read from the object store.
+    pub cache_ttl: Duration,
+    /// How much history a query merges (`--window`, Scope's `--app.window`).
+    pub window: Duration,
+    /// How long after its arrival a report may still be sealed into a segment.
+    pub max_flush_lag: Duration,
+    /// Decoded reports kept in process.
+    pub decoded_reports: usize,
+    pub tenancy: Tenancy,
+    pub limits: Limits,
+}
+
+impl AppConfig {
+    pub fn local(object_store: &str) -> Self {
+        AppConfig {
+            object_store: object_store.to_owned(),
+            object_store_timeouts: ObjectStoreTimeouts::default(),
+            s3_options: S3Options::default(),
+            memcached: Vec::new(),
+            memcached_config: MemcachedConfig::default(),
+            cache_ttl: Duration::from_secs(300),
+            window: Duration::from_secs(15),
+            max_flush_lag: Duration::from_secs(3600),
+            decoded_reports: 2000,
+            tenancy: Tenancy::Single,
+            limits: Limits::default(),
+        }
+    }
+}

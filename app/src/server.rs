@@ -1,0 +1,78 @@
+//! Starting and running the app in-process: `App::start` builds storage and the window reader,
+//! `App::run` serves HTTP on a listener until `shutdown` resolves.
+
+use std::future::Future;
+use std::net::TcpListener;
+
+use actix_web::{HttpServer, web};
+use stormscope_shared::report_cache::ReportCache;
+use stormscope_shared::storage::{Health, StorageError, builder};
+
+use crate::config::AppConfig;
+use crate::decoded_cache::DecodedCache;
+use crate::http::{self, AppState};
+use crate::window::WindowReader;
+
+pub struct App {
+    state: web::Data<AppState>,
+}
+
+impl App {
+    pub fn start(config: AppConfig) -> Result<App, StorageError> {
+        let health = Health::new();
+        let object_store = builder::object_store(
+            &config.object_store,
+            config.object_store_timeouts,
+            &config.s3_options,
+            &health,
+        )?;
+        let cache = builder::cache(
+            &config.memcached,
+            config.memcached_config.clone(),
+            64 << 20,
+            &health,
+        );
+        let reader = WindowReader {
+            cache: ReportCache::new(cache, config.cache_ttl),
+            object_store,
+            decoded: DecodedCache::new(config.decoded_reports),
+            cache_ttl: config.cache_ttl,
+            max_flush_lag: config.max_flush_lag,
+            limits: config.limits.clone(),
+        };
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        let state = web::Data::new(AppState {
+            reader,
+            tenancy: config.tenancy,
+            window: config.window,
+            hostname,
+        });
+        Ok(App { state })
+    }
+
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        workers: usize,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let server = HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(state.clone())
+                .configure(http::configure)
+        })
+        .workers(workers.max(1))
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        let serving = tokio::spawn(server);
+        shutdown.await;
+        handle.stop(true).await;
+        let _ = serving.await;
+        Ok(())
+    }
+}

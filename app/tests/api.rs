@@ -1,0 +1,297 @@
+//! The app's API over a real collector, memcached and s3s-fs, fed the two-host demo's real
+//! probe bodies: the probe list matches what the original app answered for the same bodies.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use stormscope_app::{App, AppConfig};
+use stormscope_collector::{Collector, CollectorConfig};
+use stormscope_integration::{Memcached, S3Server, shared_memcached};
+use stormscope_shared::codec::{self, Compression};
+use stormscope_shared::storage::object::{ObjectStoreTimeouts, S3Options};
+use stormscope_shared::tenancy::Tenancy;
+use stormscope_shared::time::Timestamp;
+use stormscope_shared::{Format, Limits, TopologyKind};
+
+const BUCKET: &str = "api";
+
+fn fixtures() -> std::path::PathBuf {
+    std::env::var_os("STORMSCOPE_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+        })
+}
+
+fn s3_options(s3: &S3Server) -> S3Options {
+    S3Options(
+        [
+            ("aws_endpoint", s3.endpoint_url()),
+            ("aws_access_key_id", s3.access_key().to_owned()),
+            ("aws_secret_access_key", s3.secret_key().to_owned()),
+            ("aws_region", s3.region().to_owned()),
+            ("aws_allow_http", "true".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    )
+}
+
+struct Services {
+    collector: String,
+    app: String,
+    _spool: tempfile::TempDir,
+}
+
+async fn services(s3: &S3Server, memcached: &str) -> Services {
+    s3.create_bucket(BUCKET);
+    let timeouts = ObjectStoreTimeouts {
+        request: Duration::from_secs(2),
+        connect: Duration::from_secs(1),
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let mut c = CollectorConfig::local(spool.path().to_owned(), &format!("s3://{BUCKET}"));
+    c.s3_options = s3_options(s3);
+    c.object_store_timeouts = timeouts;
+    c.memcached = vec![memcached.to_owned()];
+    c.flush_interval = Duration::from_millis(500);
+    c.tenancy = Tenancy::Header("x-scope-orgid".into());
+    let collector = Collector::start(c).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let collector_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(collector.run(listener, 1, std::future::pending()));
+
+    let mut a = AppConfig::local(&format!("s3://{BUCKET}"));
+    a.s3_options = s3_options(s3);
+    a.object_store_timeouts = timeouts;
+    a.memcached = vec![memcached.to_owned()];
+    a.tenancy = Tenancy::Header("x-scope-orgid".into());
+    a.window = Duration::from_secs(60);
+    let app = App::start(a).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let app_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(app.run(listener, 1, std::future::pending()));
+    Services {
+        collector: collector_url,
+        app: app_url,
+        _spool: spool,
+    }
+}
+
+/// The 14 demo bodies in arrival order, posted as the probes sent them.
+async fn post_demo(collector: &str, tenant: &str) {
+    let client = reqwest::Client::new();
+    let mut bodies: Vec<(String, &str)> = Vec::new();
+    for n in 1..=7 {
+        for host in ["hostB", "hostA"] {
+            let kind = if n % 3 == 1 { "full" } else { "delta" };
+            bodies.push((
+                format!("scope-probe/{host}-{n:02}-{kind}.msgpack.gz"),
+                if host == "hostA" {
+                    "500b77fb74924034"
+                } else {
+                    "212bed573776448e"
+                },
+            ));
+        }
+    }
+    for (file, probe) in bodies {
+        let body = std::fs::read(fixtures().join(&file)).unwrap();
+        let response = client
+            .post(format!("{collector}/api/report"))
+            .header("Content-Type", "application/msgpack")
+            .header("Content-Encoding", "gzip")
+            .header("X-Scope-Probe-ID", probe)
+            .header("X-Scope-OrgID", tenant)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{file}");
+    }
+}
+
+async fn get(url: &str, tenant: &str, accept: Option<&str>) -> (u16, Option<String>, Vec<u8>) {
+    let mut request = reqwest::Client::new()
+        .get(url)
+        .header("X-Scope-OrgID", tenant);
+    if let Some(a) = accept {
+        request = request.header("Accept", a);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let degraded = response
+        .headers()
+        .get("x-stormscope-degraded")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, degraded, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_and_report_match_the_original_app_for_the_demo_bodies() {
+    let s3 = S3Server::start();
+    let s = services(&s3, &shared_memcached().addr().to_string()).await;
+    let tenant = format!("demo-{}", Timestamp::now().unix_millis());
+    post_demo(&s.collector, &tenant).await;
+
+    let (status, degraded, body) = get(&format!("{}/api/probes", s.app), &tenant, None).await;
+    assert_eq!((status, degraded), (200, None));
+    let ours: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let original: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("scope-probe/app-replay-probes.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        ours, original,
+        "/api/probes as the original app answered after the same 14 bodies"
+    );
+
+    let (status, _, body) = get(&format!("{}/api/probes?sparse", s.app), &tenant, None).await;
+    assert_eq!((status, body.as_slice()), (200, &b"true"[..]));
+
+    let (status, degraded, body) = get(&format!("{}/api/report", s.app), &tenant, None).await;
+    assert_eq!((status, degraded), (200, None));
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(json.get("degraded").is_none());
+    let report = codec::decode(
+        &body,
+        Compression::Identity,
+        Format::Json,
+        &Limits::default(),
+    )
+    .unwrap();
+    let hosts: Vec<&String> = report.topology(TopologyKind::Host).nodes.keys().collect();
+    assert_eq!(hosts, ["db-1.demo.local;<host>", "web-1.demo.local;<host>"]);
+    assert_eq!(
+        report.topology(TopologyKind::Process).nodes.len(),
+        8,
+        "4 processes per host, deltas merged into their full reports"
+    );
+
+    let (status, _, body) = get(
+        &format!("{}/api/report", s.app),
+        &tenant,
+        Some("application/msgpack"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let from_msgpack = codec::decode(
+        &body,
+        Compression::Identity,
+        Format::Msgpack,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        from_msgpack, report,
+        "the same merged report in both encodings"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenants_only_see_their_own_probes_and_reports() {
+    let s3 = S3Server::start();
+    let s = services(&s3, &shared_memcached().addr().to_string()).await;
+    let stamp = Timestamp::now().unix_millis();
+    let (owner, other) = (format!("owner-{stamp}"), format!("other-{stamp}"));
+    post_demo(&s.collector, &owner).await;
+    let (_, _, body) = get(&format!("{}/api/probes", s.app), &other, None).await;
+    assert_eq!(body, b"[]");
+    let (_, _, body) = get(&format!("{}/api/probes?sparse", s.app), &other, None).await;
+    assert_eq!(body, b"false");
+    let (_, _, body) = get(&format!("{}/api/report", s.app), &other, None).await;
+    let report = codec::decode(
+        &body,
+        Compression::Identity,
+        Format::Json,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(report.node_count(), 0);
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/report", s.app))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401, "no tenant header, no data");
+    let (status, _, _) = get(
+        &format!("{}/api/report?timestamp=yesterday", s.app),
+        &owner,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_memcached_down_answers_come_from_the_object_store_and_say_so() {
+    let s3 = S3Server::start();
+    let mut memcached = Memcached::start();
+    let s = services(&s3, &memcached.addr().to_string()).await;
+    let tenant = format!("degraded-{}", Timestamp::now().unix_millis());
+    post_demo(&s.collector, &tenant).await;
+    // Let the collector seal and upload the segments, then take the cache away.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stormscope_integration_segments(&s3) < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "segments never uploaded"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    memcached.kill();
+    let (status, degraded, body) = get(&format!("{}/api/report", s.app), &tenant, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        degraded.as_deref().is_some_and(|d| d.contains("cache")),
+        "{degraded:?}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        json["degraded"]["sources"][0], "cache",
+        "{}",
+        json["degraded"]
+    );
+    let report = codec::decode(
+        &body,
+        Compression::Identity,
+        Format::Json,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        report.topology(TopologyKind::Host).nodes.len(),
+        2,
+        "both hosts, from the object store"
+    );
+    let (_, degraded, body) = get(&format!("{}/api/probes", s.app), &tenant, None).await;
+    assert!(degraded.is_some());
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+fn stormscope_integration_segments(s3: &S3Server) -> usize {
+    fn walk(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        usize::from(e.path().extension().is_some_and(|x| x == "seg"))
+                    }
+                })
+                .sum()
+        })
+    }
+    walk(&s3.data_dir().join(BUCKET))
+}
