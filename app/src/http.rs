@@ -16,6 +16,7 @@ use stormscope_shared::tenancy::{Tenancy, TenancyError, TenantId};
 use stormscope_shared::time::Timestamp;
 use stormscope_shared::{Format, Report, TopologyKind};
 
+use crate::render;
 use crate::window::{Degraded, Window, WindowReader};
 
 pub struct AppState {
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api", web::get().to(details))
         .route("/api/report", web::get().to(report))
         .route("/api/probes", web::get().to(probes))
+        .route("/api/topology/{topology}", web::get().to(topology))
         .route(
             "/healthz",
             web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
@@ -46,6 +48,8 @@ pub enum QueryError {
     Tenancy(#[from] TenancyError),
     #[error("invalid timestamp: {0}")]
     Timestamp(String),
+    #[error("unknown topology {0:?}")]
+    UnknownTopology(String),
 }
 
 impl ResponseError for QueryError {
@@ -55,6 +59,7 @@ impl ResponseError for QueryError {
                 StatusCode::BAD_REQUEST
             }
             QueryError::Tenancy(_) => StatusCode::UNAUTHORIZED,
+            QueryError::UnknownTopology(_) => StatusCode::NOT_FOUND,
         }
     }
 
@@ -147,6 +152,33 @@ async fn report(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             .json(value)
     };
     Ok(flagged(response, &window.degraded))
+}
+
+/// One rendered view of the window: `{"nodes": {id: NodeSummary}}`, with `"degraded"` when the
+/// window lacked something. Part-merged delta nodes are removed first, as Scope does.
+async fn topology(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, QueryError> {
+    let view = path.into_inner();
+    if !render::VIEWS.contains(&view.as_str()) {
+        return Err(QueryError::UnknownTopology(view));
+    }
+    let (window, _) = window(&req, &state).await?;
+    let mut report = merged(&window);
+    report.remove_part_merged_nodes();
+    let nodes = render::render(&report, &view).expect("a known view renders");
+    let mut body = serde_json::json!({ "nodes": nodes });
+    if window.degraded.is_degraded() {
+        body["degraded"] = serde_json::to_value(&window.degraded).expect("serialises");
+    }
+    Ok(flagged(
+        HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-cache"))
+            .json(body),
+        &window.degraded,
+    ))
 }
 
 #[derive(Serialize, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod decoded_cache;
 pub mod http;
+pub mod render;
 pub mod server;
 pub mod window;
 

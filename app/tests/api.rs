@@ -266,6 +266,15 @@ async fn with_memcached_down_answers_come_from_the_object_store_and_say_so() {
         2,
         "both hosts, from the object store"
     );
+    let (_, degraded, body) = get(&format!("{}/api/topology/hosts", s.app), &tenant, None).await;
+    assert!(degraded.is_some());
+    let hosts: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        hosts["nodes"].as_object().unwrap().len(),
+        2,
+        "the view renders from the object store"
+    );
+    assert_eq!(hosts["degraded"]["sources"][0], "cache");
     let (_, degraded, body) = get(&format!("{}/api/probes", s.app), &tenant, None).await;
     assert!(degraded.is_some());
     assert_eq!(

@@ -1,0 +1,117 @@
+//! Scope's `MapEndpoints` (`render/endpoint.go`): each endpoint becomes a node of the view it
+//! renders (a process, a host), or one of the Internet pseudo nodes when its address is outside
+//! every local network; connections between endpoints become edges between those nodes.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use stormscope_shared::model::{Node, keys};
+use stormscope_shared::upgrade::endpoint_address;
+use stormscope_shared::{Report, TopologyKind};
+
+pub const IN_INTERNET: &str = "in-theinternet";
+pub const OUT_INTERNET: &str = "out-theinternet";
+
+/// The IPv4 networks the hosts of a report call local (their `local_networks` sets).
+pub struct LocalNetworks(Vec<(u32, u32)>);
+
+impl LocalNetworks {
+    pub fn of(report: &Report) -> Self {
+        let cidrs = report
+            .topology(TopologyKind::Host)
+            .nodes
+            .values()
+            .flat_map(|h| h.sets.get("local_networks").into_iter().flatten());
+        LocalNetworks(cidrs.filter_map(|cidr| parse_cidr(cidr)).collect())
+    }
+
+    pub fn contains(&self, addr: &str) -> bool {
+        let Ok(ip) = addr.parse::<Ipv4Addr>() else {
+            return false;
+        };
+        let ip = u32::from(ip);
+        ip >> 24 == 127 || self.0.iter().any(|(net, mask)| ip & mask == net & mask)
+    }
+}
+
+fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
+    let (addr, bits) = cidr.split_once('/')?;
+    let bits: u32 = bits.parse().ok().filter(|b| *b <= 32)?;
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
+    Some((u32::from(addr.parse::<Ipv4Addr>().ok()?), mask))
+}
+
+/// Where each endpoint lands: `to_node` names the view's node for an endpoint the probe placed
+/// on a host (`host_node_id`); endpoints it places nowhere are remote, and become the Internet
+/// if their address is not local. Endpoints mapped to nothing are left out.
+pub fn map_endpoints(
+    report: &Report,
+    to_node: impl Fn(&Node) -> Option<String>,
+) -> BTreeMap<&str, String> {
+    let local = LocalNetworks::of(report);
+    let mut mapping = BTreeMap::new();
+    for (id, endpoint) in &report.topology(TopologyKind::Endpoint).nodes {
+        let target = if endpoint.latest.contains_key(keys::HOST_NODE_ID) {
+            to_node(endpoint)
+        } else {
+            match endpoint_address(id) {
+                Some(addr) if !local.contains(addr) => Some(
+                    if endpoint.adjacency.is_empty() {
+                        OUT_INTERNET
+                    } else {
+                        IN_INTERNET
+                    }
+                    .to_owned(),
+                ),
+                _ => None,
+            }
+        };
+        if let Some(target) = target {
+            mapping.insert(id.as_str(), target);
+        }
+    }
+    mapping
+}
+
+/// The edges between mapped nodes that the endpoints' connections imply.
+pub fn edges<'a>(
+    report: &'a Report,
+    mapping: &'a BTreeMap<&str, String>,
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    report
+        .topology(TopologyKind::Endpoint)
+        .nodes
+        .iter()
+        .flat_map(move |(id, endpoint)| {
+            let from = mapping.get(id.as_str());
+            endpoint
+                .adjacency
+                .iter()
+                .filter_map(move |to| Some((from?.as_str(), mapping.get(to.as_str())?.as_str())))
+        })
+}
+
+/// The host part of a host node id (`web-1.demo.local;<host>` names `web-1.demo.local`).
+pub fn host_of(host_node_id: &str) -> &str {
+    host_node_id.strip_suffix(";<host>").unwrap_or(host_node_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_networks_include_loopback_and_host_cidrs() {
+        let mut report = Report::default();
+        report
+            .topology_mut(TopologyKind::Host)
+            .add_node(Node::new("h;<host>", "host").with_set("local_networks", &["10.231.0.1/24"]));
+        let local = LocalNetworks::of(&report);
+        assert!(local.contains("10.231.0.77") && local.contains("127.0.0.1"));
+        assert!(!local.contains("8.8.8.8") && !local.contains("10.232.0.1"));
+    }
+}
