@@ -126,3 +126,21 @@ fn fixture_hosts_match_the_original_app() {
         "scope-reference/topo_hosts.json",
     );
 }
+
+#[test]
+fn fixture_containers_match_the_original_app() {
+    assert_view(
+        &fixture_report(),
+        "containers",
+        "scope-reference/topo_containers.json",
+    );
+}
+
+#[test]
+fn fixture_containers_by_image_match_the_original_app() {
+    assert_view(
+        &fixture_report(),
+        "containers-by-image",
+        "scope-reference/topo_cbyimage.json",
+    );
+}

@@ -1,7 +1,8 @@
 //! Scope's rendered views (scope-compat.md §4.5): a merged report mapped into the nodes a user
 //! sees, each summarised as the UI expects (§4.4). Views so far: `processes`,
-//! `processes-by-name` and `hosts`.
+//! `processes-by-name`, `containers`, `containers-by-image` and `hosts`.
 
+mod containers;
 mod endpoints;
 mod hosts;
 mod processes;
@@ -14,7 +15,13 @@ use stormscope_shared::Report;
 pub use summary::{MetadataRow, MetricRow, NodeSummary, ParentRow};
 
 /// The view ids this module renders, as `/api/topology/{id}` names them.
-pub const VIEWS: [&str; 3] = ["processes", "processes-by-name", "hosts"];
+pub const VIEWS: [&str; 5] = [
+    "processes",
+    "processes-by-name",
+    "containers",
+    "containers-by-image",
+    "hosts",
+];
 
 /// Renders view `id` of a merged report (part-merged delta nodes already removed); `None` for a
 /// view it does not know.
@@ -22,6 +29,8 @@ pub fn render(report: &Report, id: &str) -> Option<BTreeMap<String, NodeSummary>
     let nodes = match id {
         "processes" => processes::processes(report),
         "processes-by-name" => processes::by_name(report),
+        "containers" => containers::containers(report),
+        "containers-by-image" => containers::by_image(report),
         "hosts" => hosts::hosts(report),
         _ => return None,
     };

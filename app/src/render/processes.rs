@@ -132,6 +132,17 @@ fn process_summary(report: &Report, id: &str, node: &Node) -> NodeSummary {
     }
 }
 
+const PARENT_ORDER: [&str; 8] = [
+    "containers",
+    "containers-by-image",
+    "pods",
+    "kube-controllers",
+    "services",
+    "ecs-tasks",
+    "ecs-services",
+    "swarm-services",
+];
+
 /// A node's parents as the UI links them: the view each lives in and its label there.
 pub fn parents(report: &Report, node: &Node) -> Vec<ParentRow> {
     let mut rows = Vec::new();
@@ -173,10 +184,13 @@ pub fn parents(report: &Report, node: &Node) -> Vec<ParentRow> {
                         .take(12)
                         .collect(),
                 },
-                TopologyKind::ContainerImage => parent
-                    .and_then(|p| p.latest_value("docker_image_name"))
-                    .map(|n| n.split(':').next().unwrap_or(n).to_owned())
-                    .unwrap_or_default(),
+                TopologyKind::ContainerImage => {
+                    match parent.and_then(|p| p.latest_value("docker_image_name")) {
+                        Some(name) => super::containers::split_image_name(name).0,
+                        // Rendered views name images by name: `<name>;<container_image>`.
+                        None => id.split(';').next().unwrap_or_default().to_owned(),
+                    }
+                }
                 _ => parent
                     .and_then(|p| {
                         p.latest_value(keys::KUBERNETES_NAME)
@@ -192,6 +206,15 @@ pub fn parents(report: &Report, node: &Node) -> Vec<ParentRow> {
             });
         }
     }
-    rows.sort_by(|a, b| (&a.topology_id, &a.label, &a.id).cmp(&(&b.topology_id, &b.label, &b.id)));
+    // Scope lists parents in a fixed order of views, hosts last.
+    let rank = |view: &str| {
+        PARENT_ORDER
+            .iter()
+            .position(|v| *v == view)
+            .unwrap_or(PARENT_ORDER.len())
+    };
+    rows.sort_by(|a, b| {
+        (rank(&a.topology_id), &a.label, &a.id).cmp(&(rank(&b.topology_id), &b.label, &b.id))
+    });
     rows
 }
