@@ -144,3 +144,8 @@ fn fixture_containers_by_image_match_the_original_app() {
         "scope-reference/topo_cbyimage.json",
     );
 }
+
+#[test]
+fn fixture_pods_match_the_original_app() {
+    assert_view(&fixture_report(), "pods", "scope-reference/topo_pods.json");
+}

@@ -1,10 +1,11 @@
 //! Scope's rendered views (scope-compat.md §4.5): a merged report mapped into the nodes a user
 //! sees, each summarised as the UI expects (§4.4). Views so far: `processes`,
-//! `processes-by-name`, `containers`, `containers-by-image` and `hosts`.
+//! `processes-by-name`, `containers`, `containers-by-image`, `pods` and `hosts`.
 
 mod containers;
 mod endpoints;
 mod hosts;
+mod pods;
 mod processes;
 mod summary;
 
@@ -31,6 +32,7 @@ pub fn render(report: &Report, id: &str) -> Option<BTreeMap<String, NodeSummary>
         "processes-by-name" => processes::by_name(report),
         "containers" => containers::containers(report),
         "containers-by-image" => containers::by_image(report),
+        "pods" => pods::pods(report),
         "hosts" => hosts::hosts(report),
         _ => return None,
     };

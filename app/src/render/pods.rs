@@ -1,0 +1,214 @@
+//! The `pods` view: pods, connected as their containers are, with containers outside any pod
+//! gathered per host as "Unmanaged", and the storage objects linked as Kubernetes binds them
+//! (storage class → claim → volume → snapshot → snapshot data).
+
+use std::collections::BTreeMap;
+
+use stormscope_shared::model::{Node, keys};
+use stormscope_shared::{Report, TopologyKind};
+
+use super::containers;
+use super::endpoints::host_of;
+use super::processes::{is_internet, parents};
+use super::summary::{self, NodeSummary};
+
+pub fn pods(report: &Report) -> BTreeMap<String, NodeSummary> {
+    let topology = report.topology(TopologyKind::Pod);
+    let containers_view = containers::containers(report);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for (id, container) in &report.topology(TopologyKind::Container).nodes {
+        if containers_view.contains_key(id) {
+            if let Some(pod) = pod_of_container(container) {
+                *counts.entry(pod).or_default() += 1;
+            }
+        }
+    }
+    let mut nodes: BTreeMap<String, NodeSummary> = topology
+        .nodes
+        .iter()
+        .filter(|(_, p)| p.latest_value(keys::KUBERNETES_STATE) != Some("deleted"))
+        .map(|(id, pod)| {
+            let count = counts.get(id).copied().unwrap_or(0);
+            let counted =
+                pod.clone()
+                    .with_latest("count_container", Default::default(), count.to_string());
+            let summary = NodeSummary {
+                id: id.clone(),
+                label: pod
+                    .latest_value(keys::KUBERNETES_NAME)
+                    .unwrap_or_default()
+                    .to_owned(),
+                label_minor: format!(
+                    "{count} {}",
+                    if count == 1 {
+                        "container"
+                    } else {
+                        "containers"
+                    }
+                ),
+                rank: namespaced(pod),
+                shape: shape(report, TopologyKind::Pod),
+                tag: topology.tag.clone(),
+                metadata: summary::metadata(&counted, topology),
+                parents: parents(report, pod),
+                metrics: summary::metrics(pod, topology),
+                ..NodeSummary::default()
+            };
+            (id.clone(), summary)
+        })
+        .collect();
+
+    let pod_of = |id: &str| -> Option<String> {
+        if is_internet(id) {
+            return Some(id.to_owned());
+        }
+        if let Some(host) = id.strip_prefix("pseudo:uncontained:") {
+            return Some(format!("pseudo:unmanaged:{host}"));
+        }
+        let container = report.topology(TopologyKind::Container).nodes.get(id)?;
+        pod_of_container(container).or_else(|| {
+            let host = container.latest_value(keys::HOST_NODE_ID).map(host_of)?;
+            Some(format!("pseudo:unmanaged:{host}"))
+        })
+    };
+    for (id, container) in &containers_view {
+        let Some(from) = pod_of(id) else { continue };
+        for to in &container.adjacency {
+            let Some(to) = pod_of(to) else { continue };
+            if ensure(&mut nodes, &from) && ensure(&mut nodes, &to) {
+                nodes.get_mut(&from).expect("ensured").adjacency.insert(to);
+            }
+        }
+    }
+    add_storage(report, &mut nodes);
+    nodes
+}
+
+/// The pod a container runs in: its `pod` parent, or Kubernetes' pod uid label.
+fn pod_of_container(container: &Node) -> Option<String> {
+    container
+        .parents
+        .get(TopologyKind::Pod.name())
+        .and_then(|ids| ids.iter().next().cloned())
+        .or_else(|| {
+            container
+                .latest_value("docker_label_io.kubernetes.pod.uid")
+                .map(|uid| format!("{uid};<pod>"))
+        })
+}
+
+fn ensure(nodes: &mut BTreeMap<String, NodeSummary>, id: &str) -> bool {
+    if nodes.contains_key(id) {
+        return true;
+    }
+    if is_internet(id) {
+        nodes.insert(id.to_owned(), summary::internet(id));
+        return true;
+    }
+    if let Some(host) = id.strip_prefix("pseudo:unmanaged:") {
+        let node = NodeSummary {
+            id: id.to_owned(),
+            label: "Unmanaged".into(),
+            label_minor: host.to_owned(),
+            rank: format!("unmanaged:{host}"),
+            shape: "square".into(),
+            stack: true,
+            pseudo: true,
+            ..NodeSummary::default()
+        };
+        nodes.insert(id.to_owned(), node);
+        return true;
+    }
+    false
+}
+
+fn namespaced(node: &Node) -> String {
+    let ns = node
+        .latest_value(keys::KUBERNETES_NAMESPACE)
+        .unwrap_or_default();
+    format!(
+        "{ns}/{}",
+        node.latest_value(keys::KUBERNETES_NAME).unwrap_or_default()
+    )
+}
+
+fn shape(report: &Report, kind: TopologyKind) -> String {
+    report.topology(kind).shape.clone()
+}
+
+/// Storage objects and the bindings between them, each found by the name the other records.
+fn add_storage(report: &Report, nodes: &mut BTreeMap<String, NodeSummary>) {
+    use TopologyKind::*;
+    for kind in [
+        PersistentVolume,
+        PersistentVolumeClaim,
+        StorageClass,
+        VolumeSnapshot,
+        VolumeSnapshotData,
+    ] {
+        let topology = report.topology(kind);
+        for (id, node) in &topology.nodes {
+            let summary = NodeSummary {
+                id: id.clone(),
+                label: node
+                    .latest_value(keys::KUBERNETES_NAME)
+                    .unwrap_or_default()
+                    .to_owned(),
+                rank: namespaced(node),
+                shape: topology.shape.clone(),
+                tag: topology.tag.clone(),
+                metadata: summary::metadata(node, topology),
+                metrics: summary::metrics(node, topology),
+                ..NodeSummary::default()
+            };
+            nodes.insert(id.clone(), summary);
+        }
+    }
+    // (from, its field naming the target, to, the target's field holding that name)
+    let links = [
+        (
+            StorageClass,
+            keys::KUBERNETES_NAME,
+            PersistentVolumeClaim,
+            "kubernetes_storage_class_name",
+        ),
+        (
+            PersistentVolumeClaim,
+            "kubernetes_volume_name",
+            PersistentVolume,
+            keys::KUBERNETES_NAME,
+        ),
+        (
+            PersistentVolume,
+            keys::KUBERNETES_NAME,
+            VolumeSnapshot,
+            "kubernetes_volume_name",
+        ),
+        (
+            VolumeSnapshot,
+            keys::KUBERNETES_NAME,
+            VolumeSnapshotData,
+            "kubernetes_volume_snapshot_name",
+        ),
+        (
+            Pod,
+            "kubernetes_volume_claim",
+            PersistentVolumeClaim,
+            keys::KUBERNETES_NAME,
+        ),
+    ];
+    for (from_kind, from_field, to_kind, to_field) in links {
+        for (from_id, from) in &report.topology(from_kind).nodes {
+            let Some(name) = from.latest_value(from_field).filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            for (to_id, to) in &report.topology(to_kind).nodes {
+                if to.latest_value(to_field) == Some(name) && nodes.contains_key(to_id) {
+                    if let Some(node) = nodes.get_mut(from_id) {
+                        node.adjacency.insert(to_id.clone());
+                    }
+                }
+            }
+        }
+    }
+}
