@@ -17,10 +17,10 @@ pub fn pods(report: &Report) -> BTreeMap<String, NodeSummary> {
     let containers_view = containers::containers(report);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for (id, container) in &report.topology(TopologyKind::Container).nodes {
-        if containers_view.contains_key(id) {
-            if let Some(pod) = pod_of_container(container) {
-                *counts.entry(pod).or_default() += 1;
-            }
+        if containers_view.contains_key(id)
+            && let Some(pod) = pod_of_container(container)
+        {
+            *counts.entry(pod).or_default() += 1;
         }
     }
     let mut nodes: BTreeMap<String, NodeSummary> = topology
@@ -203,10 +203,11 @@ fn add_storage(report: &Report, nodes: &mut BTreeMap<String, NodeSummary>) {
                 continue;
             };
             for (to_id, to) in &report.topology(to_kind).nodes {
-                if to.latest_value(to_field) == Some(name) && nodes.contains_key(to_id) {
-                    if let Some(node) = nodes.get_mut(from_id) {
-                        node.adjacency.insert(to_id.clone());
-                    }
+                if to.latest_value(to_field) == Some(name)
+                    && nodes.contains_key(to_id)
+                    && let Some(node) = nodes.get_mut(from_id)
+                {
+                    node.adjacency.insert(to_id.clone());
                 }
             }
         }
