@@ -22,18 +22,7 @@ use stormscope_shared::{Format, Limits, Report};
 const BUCKET: &str = "window";
 
 fn s3_options(s3: &S3Server) -> S3Options {
-    S3Options(
-        [
-            ("aws_endpoint", s3.endpoint_url()),
-            ("aws_access_key_id", s3.access_key().to_owned()),
-            ("aws_secret_access_key", s3.secret_key().to_owned()),
-            ("aws_region", s3.region().to_owned()),
-            ("aws_allow_http", "true".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect(),
-    )
+    S3Options(s3.settings())
 }
 
 struct Setup {

@@ -54,6 +54,21 @@ impl S3Server {
         format!("http://{}", self.addr())
     }
 
+    /// The settings an S3 client needs for this server, by `object_store`'s names
+    /// (`aws_endpoint`, `aws_access_key_id`, ...), for clients configured in-process.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        [
+            ("aws_endpoint", self.endpoint_url()),
+            ("aws_access_key_id", ACCESS_KEY.to_owned()),
+            ("aws_secret_access_key", SECRET_KEY.to_owned()),
+            ("aws_region", self.region().to_owned()),
+            ("aws_allow_http", "true".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     pub fn access_key(&self) -> &'static str {
         ACCESS_KEY
     }

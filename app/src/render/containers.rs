@@ -19,20 +19,22 @@ pub fn containers(report: &Report) -> BTreeMap<String, NodeSummary> {
         .map(|(id, c)| (id.clone(), container_summary(report, id, c)))
         .collect();
     let rendered = processes::processes(report);
+    let mut edges = Vec::new();
     for (process, summary) in &rendered {
         let Some(from) = container_of(report, process) else {
             continue;
         };
-        for to in &summary.adjacency {
-            let Some(to) = container_of(report, to) else {
-                continue;
-            };
-            let present = |nodes: &mut BTreeMap<String, NodeSummary>, id: &str| ensure(nodes, id);
-            if present(&mut nodes, &from) && present(&mut nodes, &to) {
-                nodes.get_mut(&from).expect("ensured").adjacency.insert(to);
-            }
-        }
+        edges.extend(
+            summary
+                .adjacency
+                .iter()
+                .filter_map(|to| Some((from.clone(), container_of(report, to)?))),
+        );
     }
+    summary::add_edges(
+        &mut nodes,
+        edges.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+    );
     nodes
 }
 
@@ -114,32 +116,6 @@ pub fn by_image(report: &Report) -> BTreeMap<String, NodeSummary> {
             (id, node)
         })
         .collect()
-}
-
-/// Makes sure a pseudo node exists; says whether `id` is a node of the view.
-fn ensure(nodes: &mut BTreeMap<String, NodeSummary>, id: &str) -> bool {
-    if nodes.contains_key(id) {
-        return true;
-    }
-    if is_internet(id) {
-        nodes.insert(id.to_owned(), summary::internet(id));
-        return true;
-    }
-    if let Some(host) = id.strip_prefix("pseudo:uncontained:") {
-        let node = NodeSummary {
-            id: id.to_owned(),
-            label: "Uncontained".into(),
-            label_minor: host.to_owned(),
-            rank: format!("uncontained:{host}"),
-            shape: "square".into(),
-            stack: true,
-            pseudo: true,
-            ..NodeSummary::default()
-        };
-        nodes.insert(id.to_owned(), node);
-        return true;
-    }
-    false
 }
 
 /// The container a rendered process belongs to, or its host's "Uncontained" node.

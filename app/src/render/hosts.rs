@@ -39,23 +39,6 @@ pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
     let mapping = map_endpoints(report, |e| {
         e.latest_value(keys::HOST_NODE_ID).map(str::to_owned)
     });
-    for (from, to) in edges(report, &mapping) {
-        let pseudo = super::processes::is_internet;
-        if !(nodes.contains_key(to) || pseudo(to)) || !(nodes.contains_key(from) || pseudo(from)) {
-            continue;
-        }
-        for id in [from, to] {
-            if pseudo(id) {
-                nodes
-                    .entry(id.to_owned())
-                    .or_insert_with(|| summary::internet(id));
-            }
-        }
-        nodes
-            .get_mut(from)
-            .expect("ensured above")
-            .adjacency
-            .insert(to.to_owned());
-    }
+    summary::add_edges(&mut nodes, edges(report, &mapping));
     nodes
 }

@@ -71,15 +71,20 @@ pub fn pods(report: &Report) -> BTreeMap<String, NodeSummary> {
             Some(format!("pseudo:unmanaged:{host}"))
         })
     };
+    let mut edges = Vec::new();
     for (id, container) in &containers_view {
         let Some(from) = pod_of(id) else { continue };
-        for to in &container.adjacency {
-            let Some(to) = pod_of(to) else { continue };
-            if ensure(&mut nodes, &from) && ensure(&mut nodes, &to) {
-                nodes.get_mut(&from).expect("ensured").adjacency.insert(to);
-            }
-        }
+        edges.extend(
+            container
+                .adjacency
+                .iter()
+                .filter_map(|to| Some((from.clone(), pod_of(to)?))),
+        );
     }
+    summary::add_edges(
+        &mut nodes,
+        edges.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+    );
     add_storage(report, &mut nodes);
     nodes
 }
@@ -95,31 +100,6 @@ fn pod_of_container(container: &Node) -> Option<String> {
                 .latest_value("docker_label_io.kubernetes.pod.uid")
                 .map(|uid| format!("{uid};<pod>"))
         })
-}
-
-fn ensure(nodes: &mut BTreeMap<String, NodeSummary>, id: &str) -> bool {
-    if nodes.contains_key(id) {
-        return true;
-    }
-    if is_internet(id) {
-        nodes.insert(id.to_owned(), summary::internet(id));
-        return true;
-    }
-    if let Some(host) = id.strip_prefix("pseudo:unmanaged:") {
-        let node = NodeSummary {
-            id: id.to_owned(),
-            label: "Unmanaged".into(),
-            label_minor: host.to_owned(),
-            rank: format!("unmanaged:{host}"),
-            shape: "square".into(),
-            stack: true,
-            pseudo: true,
-            ..NodeSummary::default()
-        };
-        nodes.insert(id.to_owned(), node);
-        return true;
-    }
-    false
 }
 
 fn namespaced(node: &Node) -> String {

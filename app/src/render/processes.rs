@@ -20,24 +20,7 @@ pub fn processes(report: &Report) -> BTreeMap<String, NodeSummary> {
         let host = host_of(e.latest_value(keys::HOST_NODE_ID)?);
         Some(format!("{host};{}", e.latest_value(keys::PID)?))
     });
-    for (from, to) in edges(report, &mapping) {
-        let rendered = |id: &str| is_internet(id) || nodes.contains_key(id);
-        if !rendered(from) || !rendered(to) {
-            continue;
-        }
-        for id in [from, to] {
-            if is_internet(id) {
-                nodes
-                    .entry(id.to_owned())
-                    .or_insert_with(|| summary::internet(id));
-            }
-        }
-        nodes
-            .get_mut(from)
-            .expect("ensured above")
-            .adjacency
-            .insert(to.to_owned());
-    }
+    summary::add_edges(&mut nodes, edges(report, &mapping));
     nodes
 }
 

@@ -154,6 +154,52 @@ pub fn metrics(node: &Node, topology: &Topology) -> Vec<MetricRow> {
         .collect()
 }
 
+/// Makes sure the pseudo node `id` exists in a view (the Internet, or a host's "Uncontained" or
+/// "Unmanaged" group); says whether `id` is a node of the view at all.
+pub fn ensure_node(nodes: &mut std::collections::BTreeMap<String, NodeSummary>, id: &str) -> bool {
+    if nodes.contains_key(id) {
+        return true;
+    }
+    let node = if id == "in-theinternet" || id == "out-theinternet" {
+        internet(id)
+    } else if let Some((kind, label)) = [("uncontained", "Uncontained"), ("unmanaged", "Unmanaged")]
+        .into_iter()
+        .find(|(kind, _)| id.starts_with(&format!("pseudo:{kind}:")))
+    {
+        let host = &id[format!("pseudo:{kind}:").len()..];
+        NodeSummary {
+            id: id.to_owned(),
+            label: label.to_owned(),
+            label_minor: host.to_owned(),
+            rank: format!("{kind}:{host}"),
+            shape: "square".into(),
+            stack: true,
+            pseudo: true,
+            ..NodeSummary::default()
+        }
+    } else {
+        return false;
+    };
+    nodes.insert(id.to_owned(), node);
+    true
+}
+
+/// Adds each edge whose both ends are nodes of the view (creating pseudo nodes on use).
+pub fn add_edges<'a>(
+    nodes: &mut std::collections::BTreeMap<String, NodeSummary>,
+    edges: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    for (from, to) in edges {
+        if ensure_node(nodes, from) && ensure_node(nodes, to) {
+            nodes
+                .get_mut(from)
+                .expect("ensured")
+                .adjacency
+                .insert(to.to_owned());
+        }
+    }
+}
+
 /// The two pseudo nodes for addresses outside every local network.
 pub fn internet(id: &str) -> NodeSummary {
     let minor = if id.starts_with("in-") {
