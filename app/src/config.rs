@@ -14,8 +14,8 @@ pub struct AppConfig {
     pub object_store_timeouts: ObjectStoreTimeouts,
     /// S3 settings that take precedence over the `AWS_*` environment.
     pub s3_options: S3Options,
-    /// memcached servers; empty means an in-process cache (only useful in one process with a
-    /// collector).
+    /// memcached servers. Empty: no cache is shared with the collectors, so every window is
+    /// read from the object store (seconds behind, one flush interval).
     pub memcached: Vec<String>,
     pub memcached_config: MemcachedConfig,
     /// The collectors' cache TTL: windows ending longer ago are read from the object store.

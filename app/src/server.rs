@@ -39,6 +39,7 @@ impl App {
             cache_ttl: config.cache_ttl,
             max_flush_lag: config.max_flush_lag,
             limits: config.limits.clone(),
+            shared_cache: !config.memcached.is_empty(),
         };
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_owned())

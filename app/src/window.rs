@@ -51,6 +51,10 @@ pub struct WindowReader {
     /// longer when a collector restarts with a backlog); segments are named by flush time.
     pub max_flush_lag: Duration,
     pub limits: Limits,
+    /// Whether the cache is the one the collectors write (memcached, or an in-process cache
+    /// shared with an in-process collector). An app with a private cache reads every window
+    /// from the object store.
+    pub shared_cache: bool,
 }
 
 impl WindowReader {
@@ -61,7 +65,7 @@ impl WindowReader {
         let mut degraded = Degraded::default();
         // `None`: the index could not say which reports exist, so the object store decides.
         let mut wanted: Option<BTreeSet<String>> = None;
-        if !historic {
+        if !historic && self.shared_cache {
             match self.cache.keys_between(tenant, start_ms, end_ms).await {
                 Ok(keys) => {
                     wanted = Some(self.fill_from_cache(keys, &mut found, &mut degraded).await)

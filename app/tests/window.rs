@@ -74,6 +74,7 @@ async fn setup(s3: &S3Server, memcached: &str, cache_ttl: Duration) -> Setup {
         cache_ttl,
         max_flush_lag: Duration::from_secs(60),
         limits: Limits::default(),
+        shared_cache: true,
     };
     Setup {
         url,
@@ -152,6 +153,7 @@ fn reader_clone(r: &WindowReader) -> WindowReader {
         cache_ttl: r.cache_ttl,
         max_flush_lag: r.max_flush_lag,
         limits: r.limits.clone(),
+        shared_cache: r.shared_cache,
     }
 }
 
