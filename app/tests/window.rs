@@ -213,6 +213,18 @@ async fn live_windows_come_from_the_cache_and_history_from_the_object_store_per_
             .await),
         vec!["b1"]
     );
+    let private = WindowReader {
+        shared_cache: false,
+        ..reader_clone(&s.reader)
+    };
+    let live = private
+        .read(&a, Timestamp::now().unix_millis(), Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        ids(&live),
+        vec!["a1", "a2", "a3"],
+        "without a shared cache, live windows come from the object store"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
