@@ -63,6 +63,7 @@ async fn reports_are_in_memcached_at_once_and_in_the_object_store_after_a_flush(
     let tenant = format!("happy-{}", Timestamp::now().unix_millis());
     let ids: Vec<String> = (0..5).map(|i| format!("happy-{i}")).collect();
     let from = Timestamp::now().unix_millis();
+    let posting = Instant::now();
     for id in &ids {
         let posted = post(
             &client,
@@ -112,8 +113,10 @@ async fn reports_are_in_memcached_at_once_and_in_the_object_store_after_a_flush(
             .all(|k| k.starts_with(&format!("reports/{tenant}/")) && k.contains("-it-")),
         "{keys:?}"
     );
+    // The posts span at most this many 1 s flush intervals; a slow machine may stretch them.
+    let intervals = posting.elapsed().as_secs() as usize + 2;
     assert!(
-        keys.len() <= 2,
+        keys.len() <= intervals.min(ids.len() - 1),
         "one segment per flush interval, not one per report: {keys:?}"
     );
 }

@@ -1,13 +1,11 @@
-use std::net::TcpListener;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use stormscope_app::{App, AppConfig};
 use stormscope_shared::storage::object::ObjectStoreTimeouts;
 
 use super::collector::StorageArgs;
-use super::common::{duration, init_logging, shutdown_signal};
+use super::common::{duration, init_logging, serve, shutdown_signal};
 
 #[derive(Debug, Args)]
 pub struct AppArgs {
@@ -44,18 +42,10 @@ pub fn run(args: AppArgs) -> anyhow::Result<()> {
     config.tenancy = args.storage.tenancy()?;
     config.window = args.window;
     config.max_flush_lag = args.max_flush_lag;
-    let listener =
-        TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    runtime.block_on(async move {
+    let listen = args.listen.clone();
+    serve(&args.listen, args.workers, |listener, workers| async move {
         let app = App::start(config)?;
-        tracing::info!(listen = %args.listen, "app serving");
+        tracing::info!(%listen, "app serving");
         app.run(listener, workers, shutdown_signal()).await?;
         anyhow::Ok(())
     })

@@ -1,4 +1,3 @@
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use stormscope_shared::storage::memcached::MemcachedConfig;
 use stormscope_shared::storage::object::ObjectStoreTimeouts;
 use stormscope_shared::tenancy::{Tenancy, Tokens};
 
-use super::common::{bytes, duration, init_logging, shutdown_signal};
+use super::common::{bytes, duration, init_logging, serve, shutdown_signal};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TenancyMode {
@@ -183,18 +182,10 @@ impl CollectorArgs {
 pub fn run(args: CollectorArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level);
     let config = args.config()?;
-    let listener =
-        TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    runtime.block_on(async move {
+    let listen = args.listen.clone();
+    serve(&args.listen, args.workers, |listener, workers| async move {
         let collector = Collector::start(config).await?;
-        tracing::info!(listen = %args.listen, "collector serving");
+        tracing::info!(%listen, "collector serving");
         collector.run(listener, workers, shutdown_signal()).await?;
         anyhow::Ok(())
     })

@@ -26,6 +26,28 @@ pub fn bytes(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
+/// Binds `listen`, starts the runtime and runs `serve(listener, workers)` to its end. Worker
+/// threads default to one per core.
+pub fn serve<F, Fut>(listen: &str, workers: Option<usize>, serve: F) -> anyhow::Result<()>
+where
+    F: FnOnce(std::net::TcpListener, usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use anyhow::Context;
+    let listener =
+        std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    // Few blocking threads: the collector only reads spool records back on them, and each one
+    // left idle keeps an allocator heap of its own.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(listener, workers))
+}
+
 /// Logs go to stderr; `RUST_LOG` overrides `--log-level`.
 pub fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

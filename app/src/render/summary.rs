@@ -82,58 +82,62 @@ pub struct MetricRow {
     pub url: String,
 }
 
+/// Templates in the order Scope lays out rows: by priority, then id.
+fn by_priority<'a, T>(
+    templates: impl Iterator<Item = &'a T>,
+    key: impl Fn(&T) -> (f64, &String),
+) -> Vec<&'a T> {
+    let mut sorted: Vec<&T> = templates.collect();
+    sorted.sort_by(|a, b| {
+        let (pa, ia) = key(a);
+        let (pb, ib) = key(b);
+        pa.total_cmp(&pb).then_with(|| ia.cmp(ib))
+    });
+    sorted
+}
+
 /// Metadata rows from the topology's templates, by priority: each template's value from
 /// `latest`, `sets` (joined by ", ") or a `count_` entry, as its `from` says (all three in that
 /// order when empty).
 pub fn metadata(node: &Node, topology: &Topology) -> Vec<MetadataRow> {
-    let mut templates: Vec<_> = topology.metadata_templates.values().collect();
-    templates.sort_by(|a, b| {
-        a.priority
-            .total_cmp(&b.priority)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    templates
-        .into_iter()
-        .filter_map(|t| {
-            let latest = || node.latest_value(&t.id).map(str::to_owned);
-            let sets = || {
-                node.sets
-                    .get(&t.id)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| s.iter().cloned().collect::<Vec<_>>().join(", "))
-            };
-            let counters = || {
-                node.latest_value(&format!("count_{}", t.id))
-                    .map(str::to_owned)
-            };
-            let value = match t.from.as_str() {
-                "latest" => latest(),
-                "sets" => sets(),
-                "counters" => counters(),
-                _ => latest().or_else(sets).or_else(counters),
-            }?;
-            Some(MetadataRow {
-                id: t.id.clone(),
-                label: t.label.clone(),
-                value,
-                priority: t.priority,
-                data_type: t.data_type.clone(),
-                truncate: t.truncate,
-            })
+    by_priority(topology.metadata_templates.values(), |t| {
+        (t.priority, &t.id)
+    })
+    .into_iter()
+    .filter_map(|t| {
+        let latest = || node.latest_value(&t.id).map(str::to_owned);
+        let sets = || {
+            node.sets
+                .get(&t.id)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.iter().cloned().collect::<Vec<_>>().join(", "))
+        };
+        let counters = || {
+            node.latest_value(&format!("count_{}", t.id))
+                .map(str::to_owned)
+        };
+        let value = match t.from.as_str() {
+            "latest" => latest(),
+            "sets" => sets(),
+            "counters" => counters(),
+            _ => latest().or_else(sets).or_else(counters),
+        }?;
+        Some(MetadataRow {
+            id: t.id.clone(),
+            label: t.label.clone(),
+            value,
+            priority: t.priority,
+            data_type: t.data_type.clone(),
+            truncate: t.truncate,
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// Metric rows from the topology's templates, by priority. The value is the last sample,
 /// truncated toward zero to two decimals as Scope does.
 pub fn metrics(node: &Node, topology: &Topology) -> Vec<MetricRow> {
-    let mut templates: Vec<_> = topology.metric_templates.values().collect();
-    templates.sort_by(|a, b| {
-        a.priority
-            .total_cmp(&b.priority)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    templates
+    by_priority(topology.metric_templates.values(), |t| (t.priority, &t.id))
         .into_iter()
         .filter_map(|t| {
             let metric: &Metric = node.metrics.get(&t.id)?;
