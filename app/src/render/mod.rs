@@ -16,11 +16,12 @@ use stormscope_shared::Report;
 pub use summary::{MetadataRow, MetricRow, NodeSummary, ParentRow};
 
 /// The view ids this module renders, as `/api/topology/{id}` names them.
-pub const VIEWS: [&str; 5] = [
+pub const VIEWS: [&str; 6] = [
     "processes",
     "processes-by-name",
     "containers",
     "containers-by-image",
+    "pods",
     "hosts",
 ];
 

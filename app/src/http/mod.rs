@@ -1,0 +1,152 @@
+//! The app's HTTP surface. Every answer built from reports says whether it is degraded: the
+//! `X-Stormscope-Degraded` header, and a `"degraded"` object in JSON bodies. Handlers live in
+//! one file per area; this module holds what they share: the state, the error mapping, and
+//! reading a tenant's window.
+
+mod raw;
+mod topology;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use stormscope_shared::Report;
+use stormscope_shared::merge::fast_merge;
+use stormscope_shared::tenancy::{Tenancy, TenancyError, TenantId};
+use stormscope_shared::time::Timestamp;
+
+use crate::window::{Degraded, Window, WindowReader};
+
+pub struct AppState {
+    pub reader: WindowReader,
+    pub tenancy: Tenancy,
+    pub window: Duration,
+    pub hostname: String,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api", web::get().to(raw::details))
+        .route("/api/report", web::get().to(raw::report))
+        .route("/api/probes", web::get().to(raw::probes))
+        .route(
+            "/api/topology/{topology}",
+            web::get().to(topology::topology),
+        )
+        .route(
+            "/healthz",
+            web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
+        )
+        .route(
+            "/readyz",
+            web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
+        );
+}
+
+/// Every way a query can be refused, and the one place that maps them to HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    Tenancy(#[from] TenancyError),
+    #[error("invalid timestamp: {0}")]
+    Timestamp(String),
+    #[error("unknown topology {0:?}")]
+    UnknownTopology(String),
+}
+
+impl ResponseError for QueryError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            QueryError::Tenancy(TenancyError::InvalidTenant(_)) | QueryError::Timestamp(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            QueryError::Tenancy(_) => StatusCode::UNAUTHORIZED,
+            QueryError::UnknownTopology(_) => StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .json(serde_json::json!({ "error": self.to_string() }))
+    }
+}
+
+fn tenant(req: &HttpRequest, state: &AppState) -> Result<TenantId, QueryError> {
+    Ok(state
+        .tenancy
+        .resolve(|name| req.headers().get(name).and_then(|v| v.to_str().ok()))?)
+}
+
+/// `?timestamp=RFC3339` for history; now otherwise. Scope reads an unparseable one as zero
+/// time; an explicit 400 tells the caller instead.
+fn end_ms(req: &HttpRequest) -> Result<i64, QueryError> {
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+    match query.get("timestamp").filter(|t| !t.is_empty()) {
+        None => Ok(Timestamp::now().unix_millis()),
+        Some(t) => Timestamp::parse_rfc3339(t)
+            .map(Timestamp::unix_millis)
+            .map_err(|e| QueryError::Timestamp(e.to_string())),
+    }
+}
+
+async fn window(req: &HttpRequest, state: &AppState) -> Result<(Window, TenantId), QueryError> {
+    let tenant = tenant(req, state)?;
+    let end = end_ms(req)?;
+    Ok((state.reader.read(&tenant, end, state.window).await, tenant))
+}
+
+fn flagged(mut response: HttpResponse, degraded: &Degraded) -> HttpResponse {
+    let mut sources: Vec<&str> = degraded.sources.clone();
+    if degraded.missing_reports > 0 {
+        sources.push("missing-reports");
+    }
+    if !sources.is_empty() {
+        let value = HeaderValue::from_str(&sources.join(",")).expect("ASCII source names");
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-stormscope-degraded"), value);
+    }
+    response
+}
+
+fn merged(window: &Window) -> Report {
+    fast_merge(window.reports.iter().map(|(_, r)| Arc::as_ref(r)))
+}
+
+/// A tenant's window merged and ready to render: part-merged delta nodes removed, as Scope
+/// does before rendering.
+pub struct Snapshot {
+    pub report: Arc<Report>,
+    pub degraded: Degraded,
+    pub tenant: TenantId,
+}
+
+/// Reads and merges the window a request asks for (its tenant, `?timestamp=`).
+async fn snapshot(req: &HttpRequest, state: &AppState) -> Result<Snapshot, QueryError> {
+    let (window, tenant) = window(req, state).await?;
+    let mut report = merged(&window);
+    report.remove_part_merged_nodes();
+    Ok(Snapshot {
+        report: Arc::new(report),
+        degraded: window.degraded,
+        tenant,
+    })
+}
+
+/// A JSON body with the `"degraded"` object added when the answer lacks something, and the
+/// header set to match.
+fn json_flagged(mut body: serde_json::Value, degraded: &Degraded) -> HttpResponse {
+    if degraded.is_degraded() {
+        body["degraded"] = serde_json::to_value(degraded).expect("serialises");
+    }
+    flagged(
+        HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-cache"))
+            .json(body),
+        degraded,
+    )
+}

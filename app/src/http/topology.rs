@@ -1,0 +1,25 @@
+//! `GET /api/topology/{view}`: one rendered view of the window.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{AppState, QueryError, json_flagged, snapshot};
+use crate::render;
+
+/// One rendered view of the window: `{"nodes": {id: NodeSummary}}`, with `"degraded"` when the
+/// window lacked something. Part-merged delta nodes are removed first, as Scope does.
+pub async fn topology(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, QueryError> {
+    let view = path.into_inner();
+    if !render::VIEWS.contains(&view.as_str()) {
+        return Err(QueryError::UnknownTopology(view));
+    }
+    let snapshot = snapshot(&req, &state).await?;
+    let nodes = render::render(&snapshot.report, &view).expect("a known view renders");
+    Ok(json_flagged(
+        serde_json::json!({ "nodes": nodes }),
+        &snapshot.degraded,
+    ))
+}
