@@ -26,6 +26,9 @@ pub struct AppConfig {
     pub max_flush_lag: Duration,
     /// Decoded reports kept in process.
     pub decoded_reports: usize,
+    /// Merged 3-second quanta kept for history queries (each about the size of all probes'
+    /// reports of three seconds merged).
+    pub merged_quanta: usize,
     pub tenancy: Tenancy,
     pub limits: Limits,
 }
@@ -42,6 +45,7 @@ impl AppConfig {
             window: Duration::from_secs(15),
             max_flush_lag: Duration::from_secs(3600),
             decoded_reports: 2000,
+            merged_quanta: 50,
             tenancy: Tenancy::Single,
             limits: Limits::default(),
         }

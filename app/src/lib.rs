@@ -6,6 +6,8 @@
 pub mod config;
 pub mod decoded_cache;
 pub mod http;
+pub mod live;
+pub mod quanta;
 pub mod render;
 pub mod server;
 pub mod window;

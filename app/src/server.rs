@@ -46,6 +46,8 @@ impl App {
             .unwrap_or_else(|_| "localhost".into());
         let state = web::Data::new(AppState {
             reader,
+            live: Default::default(),
+            quanta: crate::quanta::MergedQuanta::new(config.merged_quanta),
             tenancy: config.tenancy,
             window: config.window,
             hostname,

@@ -184,7 +184,7 @@ fn add_host(
         let image = NAMES[c % NAMES.len()];
         let image_id = format!(
             "sha256-{image}-{:08x}",
-            (c % NAMES.len()) as u32 * 2654435761
+            ((c % NAMES.len()) as u32).wrapping_mul(2654435761)
         );
         let image_node_id = format!("{image_id};<container_image>");
         let mut container = Node::new(format!("{cid};<container>"), TopologyKind::Container.name())

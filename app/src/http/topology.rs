@@ -2,7 +2,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{AppState, QueryError, json_flagged, snapshot};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{AppState, QueryError, flagged_body, snapshot};
+use crate::window::Degraded;
 use crate::render;
 
 /// One rendered view of the window: `{"nodes": {id: NodeSummary}}`, with `"degraded"` when the
@@ -18,8 +23,20 @@ pub async fn topology(
     }
     let snapshot = snapshot(&req, &state).await?;
     let nodes = render::render(&snapshot.report, &view).expect("a known view renders");
-    Ok(json_flagged(
-        serde_json::json!({ "nodes": nodes }),
+    Ok(flagged_body(
+        &NodesBody {
+            nodes: &nodes,
+            degraded: Some(&snapshot.degraded).filter(|d| d.is_degraded()),
+        },
         &snapshot.degraded,
     ))
+}
+
+/// Serialised straight from the rendered nodes: a view can hold tens of thousands of them, and
+/// going through `serde_json::Value` would copy each.
+#[derive(Serialize)]
+struct NodesBody<'a> {
+    nodes: &'a BTreeMap<String, render::NodeSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    degraded: Option<&'a Degraded>,
 }

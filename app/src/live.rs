@@ -1,0 +1,280 @@
+//! Each tenant's live window kept merged between queries, so a query merges only the reports
+//! that arrived since the last one (scope-compat.md §3.9: Scope's local collector caches its
+//! merged window the same way).
+//!
+//! Merging is not invertible, so a report leaving the window cannot be taken out of the merged
+//! state: the state is rebuilt instead. Reports leave a window every few seconds, and a rebuild
+//! merges the whole window, so rebuilds run in the background while queries go on with the
+//! state they have; a query waits for one only when the state is missing or mostly stale. Until
+//! the rebuild lands, an answer can include reports up to one rebuild older than the window.
+//!
+//! Part-merged nodes (a delta's nodes whose full report is not in the window) are kept aside
+//! rather than in the merged report, exactly as Scope's removal after merging would leave it,
+//! and join the report when their full node arrives.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stormscope_shared::merge::fast_merge;
+use stormscope_shared::model::Node;
+use stormscope_shared::tenancy::TenantId;
+use stormscope_shared::{Report, TopologyKind};
+
+/// A window merged: the report (part-merged nodes removed), the keys it holds, and the
+/// part-merged nodes waiting for their full node.
+#[derive(Clone, Debug, Default)]
+struct Merged {
+    report: Arc<Report>,
+    keys: HashSet<String>,
+    parts: BTreeMap<(TopologyKind, String), Node>,
+}
+
+impl Merged {
+    fn build(reports: &[(String, Arc<Report>)]) -> Merged {
+        let mut report = fast_merge(reports.iter().map(|(_, r)| r.as_ref()));
+        let mut parts = BTreeMap::new();
+        for (kind, topology) in report.topologies_mut() {
+            topology.nodes.retain(|id, node| {
+                let complete = !node.topology.is_empty();
+                if !complete {
+                    parts.insert((kind, id.clone()), node.clone());
+                }
+                complete
+            });
+        }
+        Merged {
+            report: Arc::new(report),
+            keys: reports.iter().map(|(k, _)| k.clone()).collect(),
+            parts,
+        }
+    }
+
+    /// Merges one newer report in. Copies the merged report only if a query still reads it.
+    fn absorb(&mut self, key: &str, incoming: &Report) {
+        let report = Arc::make_mut(&mut self.report);
+        let mut incoming = incoming.clone();
+        let mut arrived = Vec::new();
+        for (kind, topology) in incoming.topologies_mut() {
+            let known = &report.topology(kind).nodes;
+            topology.nodes.retain(|id, node| {
+                if !node.topology.is_empty() {
+                    arrived.push((kind, id.clone()));
+                    return true;
+                }
+                if known.contains_key(id) {
+                    return true;
+                }
+                match self.parts.get_mut(&(kind, id.clone())) {
+                    Some(part) => part.merge(node),
+                    None => {
+                        self.parts.insert((kind, id.clone()), node.clone());
+                    }
+                }
+                false
+            });
+        }
+        report.merge(&incoming);
+        report.id = stormscope_shared::merge::merged_id(
+            format!("{}{}", report.id, incoming.id).as_bytes(),
+        );
+        for (kind, id) in arrived {
+            if let Some(part) = self.parts.remove(&(kind, id.clone()))
+                && let Some(node) = report.topology_mut(kind).nodes.get_mut(&id)
+            {
+                // The part is older than the full node that just arrived.
+                let mut merged = part;
+                merged.merge(node);
+                *node = merged;
+            }
+        }
+        self.keys.insert(key.to_owned());
+    }
+}
+
+#[derive(Debug, Default)]
+struct TenantLive {
+    merged: Mutex<Option<Merged>>,
+    rebuilding: AtomicBool,
+    last_used: Mutex<Option<Instant>>,
+}
+
+/// The live windows of the tenants queried lately.
+#[derive(Debug, Default)]
+pub struct LiveWindows {
+    tenants: Mutex<HashMap<TenantId, Arc<TenantLive>>>,
+}
+
+/// Tenants not queried for this long lose their live state (and its memory).
+const IDLE: Duration = Duration::from_secs(60);
+
+impl LiveWindows {
+    /// The merged window of `reports` (the current window of `tenant`, oldest first).
+    pub fn merged(&self, tenant: &TenantId, reports: &[(String, Arc<Report>)]) -> Arc<Report> {
+        let live = self.tenant(tenant);
+        let mut guard = live.merged.lock().expect("live window lock");
+        let current: HashSet<&str> = reports.iter().map(|(k, _)| k.as_str()).collect();
+        let stale = guard.as_ref().map_or(usize::MAX, |m| {
+            m.keys
+                .iter()
+                .filter(|k| !current.contains(k.as_str()))
+                .count()
+        });
+        let held = guard.as_ref().map_or(0, |m| m.keys.len());
+        if stale == usize::MAX || stale * 2 > held {
+            *guard = Some(Merged::build(reports));
+        } else if stale > 0 && !live.rebuilding.swap(true, Ordering::AcqRel) {
+            let live = live.clone();
+            let reports = reports.to_vec();
+            std::thread::spawn(move || {
+                let rebuilt = Merged::build(&reports);
+                *live.merged.lock().expect("live window lock") = Some(rebuilt);
+                live.rebuilding.store(false, Ordering::Release);
+            });
+        }
+        let merged = guard.as_mut().expect("built above");
+        for (key, report) in reports {
+            if !merged.keys.contains(key) {
+                merged.absorb(key, report);
+            }
+        }
+        merged.report.clone()
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Arc<TenantLive> {
+        let now = Instant::now();
+        let mut tenants = self.tenants.lock().expect("live tenants lock");
+        tenants.retain(|_, live| {
+            live.last_used
+                .lock()
+                .expect("last used lock")
+                .is_some_and(|t| now.duration_since(t) < IDLE)
+        });
+        let live = tenants.entry(tenant.clone()).or_default().clone();
+        *live.last_used.lock().expect("last used lock") = Some(now);
+        live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stormscope_shared::synth::{SynthSpec, generate};
+    use stormscope_shared::{Limits, Timestamp, codec};
+
+    use super::*;
+
+    fn keyed(reports: Vec<Report>) -> Vec<(String, Arc<Report>)> {
+        reports
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (format!("k{i}"), Arc::new(r)))
+            .collect()
+    }
+
+    fn from_scratch(reports: &[(String, Arc<Report>)]) -> Report {
+        let mut report = fast_merge(reports.iter().map(|(_, r)| r.as_ref()));
+        report.remove_part_merged_nodes();
+        report
+    }
+
+    fn demo() -> Vec<Report> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures/scope-probe");
+        let mut reports = Vec::new();
+        for n in 1..=7 {
+            for host in ["hostB", "hostA"] {
+                let kind = if n % 3 == 1 { "full" } else { "delta" };
+                let body = std::fs::read(dir.join(format!("{host}-{n:02}-{kind}.msgpack.gz")));
+                reports.push(codec::decode_sniffed(&body.unwrap(), &Limits::default()).unwrap());
+            }
+        }
+        reports
+    }
+
+    #[test]
+    fn absorbing_reports_one_by_one_equals_merging_them_at_once() {
+        let reports = keyed(demo());
+        let live = LiveWindows::default();
+        let tenant = TenantId::new("t").unwrap();
+        // Start with the first two, then add one report per query.
+        for end in 2..=reports.len() {
+            let ours = live.merged(&tenant, &reports[..end]);
+            let expected = from_scratch(&reports[..end]);
+            for ((kind, a), (_, b)) in ours.topologies().zip(expected.topologies()) {
+                assert_eq!(a.nodes, b.nodes, "{kind:?} after {end} reports");
+            }
+        }
+    }
+
+    #[test]
+    fn a_delta_before_its_full_report_joins_it_when_the_full_arrives() {
+        // Deltas first (their full report left the window), then the next full report.
+        let demo = demo();
+        let reports = keyed(vec![demo[3].clone(), demo[4].clone(), demo[6].clone()]);
+        let live = LiveWindows::default();
+        let tenant = TenantId::new("t").unwrap();
+        let partial = live.merged(&tenant, &reports[..2]);
+        assert!(
+            partial
+                .topology(TopologyKind::Process)
+                .nodes
+                .values()
+                .all(|n| !n.topology.is_empty()),
+            "no part-merged node is rendered"
+        );
+        let full = live.merged(&tenant, &reports);
+        assert_eq!(
+            full.topology(TopologyKind::Process).nodes,
+            from_scratch(&reports).topology(TopologyKind::Process).nodes
+        );
+    }
+
+    #[test]
+    fn reports_leaving_the_window_are_dropped_by_a_rebuild() {
+        let tenant = TenantId::new("t").unwrap();
+        let reports = keyed(
+            (0..6)
+                .map(|host| {
+                    let mut spec = SynthSpec::probe(host, host as usize, 6);
+                    spec.processes_per_host = 5;
+                    spec.connections_per_host = 5;
+                    spec.ts = Timestamp::from_unix_millis(1_764_162_000_000);
+                    generate(&spec)
+                })
+                .collect(),
+        );
+        let live = LiveWindows::default();
+        live.merged(&tenant, &reports);
+        // Most of the window left it: rebuilt before answering.
+        let answer = live.merged(&tenant, &reports[4..]);
+        assert_eq!(answer.topology(TopologyKind::Host).nodes.len(), 2);
+        // One report left: answered at once, then rebuilt in the background.
+        let now = live.merged(&tenant, &reports[..]);
+        assert_eq!(now.topology(TopologyKind::Host).nodes.len(), 6);
+        live.merged(&tenant, &reports[1..]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let hosts = live
+                .merged(&tenant, &reports[1..])
+                .topology(TopologyKind::Host)
+                .nodes
+                .len();
+            if hosts == 5 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "rebuild never landed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn tenants_do_not_share_live_state() {
+        let reports = keyed(demo());
+        let live = LiveWindows::default();
+        let a = live.merged(&TenantId::new("a").unwrap(), &reports);
+        let b = live.merged(&TenantId::new("b").unwrap(), &[]);
+        assert!(!a.topology(TopologyKind::Host).nodes.is_empty());
+        assert!(b.topology(TopologyKind::Host).nodes.is_empty());
+    }
+}
