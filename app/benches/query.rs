@@ -6,7 +6,13 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stormscope_app::render;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use stormscope_app::live::LiveWindows;
+use stormscope_app::render::{self, NodeSummary};
+use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::Report;
 use stormscope_shared::Timestamp;
 use stormscope_shared::merge::fast_merge;
@@ -29,19 +35,45 @@ fn window() -> Vec<Report> {
         .collect()
 }
 
+/// The shape `/api/topology/{view}` serialises.
+#[derive(Serialize)]
+struct Body<'a> {
+    nodes: &'a BTreeMap<String, NodeSummary>,
+}
+
 fn query_benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("query");
     group.sample_size(10).measurement_time(Duration::from_secs(8));
     let reports = window();
     group.bench_function("merge-500", |b| b.iter(|| fast_merge(reports.iter())));
-    let merged = fast_merge(reports.iter());
+    let mut merged = fast_merge(reports.iter());
+    merged.remove_part_merged_nodes();
+
+    // What a live query merges: the window is held merged; one report arrived since.
+    let keyed: Vec<(String, Arc<Report>)> = reports
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (format!("{i:06}"), Arc::new(r)))
+        .collect();
+    let tenant = TenantId::new("bench").unwrap();
+    group.bench_function("live-merge-one-new-report", |b| {
+        b.iter_batched(
+            || {
+                let live = LiveWindows::default();
+                live.merged(&tenant, &keyed[..keyed.len() - 1]);
+                live
+            },
+            |live| live.merged(&tenant, &keyed),
+            criterion::BatchSize::PerIteration,
+        )
+    });
     for view in ["processes", "hosts"] {
         group.bench_function(format!("render-{view}"), |b| {
             b.iter(|| render::render(&merged, view).unwrap())
         });
         let nodes = render::render(&merged, view).unwrap();
         group.bench_function(format!("json-{view}"), |b| {
-            b.iter(|| serde_json::to_vec(&serde_json::json!({ "nodes": &nodes })).unwrap())
+            b.iter(|| serde_json::to_vec(&Body { nodes: &nodes }).unwrap())
         });
     }
     group.finish();

@@ -2,7 +2,7 @@
 //! renders (a process, a host), or one of the Internet pseudo nodes when its address is outside
 //! every local network; connections between endpoints become edges between those nodes.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use stormscope_shared::model::{Node, keys};
@@ -45,16 +45,22 @@ fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
     Some((u32::from(addr.parse::<Ipv4Addr>().ok()?), mask))
 }
 
+/// Endpoint id to the node of the view it lands on. Hashed: a view looks up every endpoint
+/// of every connection, and endpoint ids share long prefixes that ordered lookups compare
+/// again and again.
+pub type EndpointMapping<'a> = HashMap<&'a str, String>;
+
 /// Where each endpoint lands: `to_node` names the view's node for an endpoint the probe placed
 /// on a host (`host_node_id`); endpoints it places nowhere are remote, and become the Internet
 /// if their address is not local. Endpoints mapped to nothing are left out.
 pub fn map_endpoints(
     report: &Report,
     to_node: impl Fn(&Node) -> Option<String>,
-) -> BTreeMap<&str, String> {
+) -> EndpointMapping<'_> {
     let local = LocalNetworks::of(report);
-    let mut mapping = BTreeMap::new();
-    for (id, endpoint) in &report.topology(TopologyKind::Endpoint).nodes {
+    let endpoints = &report.topology(TopologyKind::Endpoint).nodes;
+    let mut mapping = HashMap::with_capacity(endpoints.len());
+    for (id, endpoint) in endpoints {
         let target = if endpoint.latest.contains_key(keys::HOST_NODE_ID) {
             to_node(endpoint)
         } else {
@@ -80,7 +86,7 @@ pub fn map_endpoints(
 /// The edges between mapped nodes that the endpoints' connections imply.
 pub fn edges<'a>(
     report: &'a Report,
-    mapping: &'a BTreeMap<&str, String>,
+    mapping: &'a EndpointMapping<'a>,
 ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
     report
         .topology(TopologyKind::Endpoint)

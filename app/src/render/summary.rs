@@ -189,17 +189,21 @@ pub fn ensure_node(nodes: &mut std::collections::BTreeMap<String, NodeSummary>, 
 }
 
 /// Adds each edge whose both ends are nodes of the view (creating pseudo nodes on use).
+/// Many connections join the same two nodes, so each pair is looked up once.
 pub fn add_edges<'a>(
     nodes: &mut std::collections::BTreeMap<String, NodeSummary>,
     edges: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) {
-    for (from, to) in edges {
-        if ensure_node(nodes, from) && ensure_node(nodes, to) {
-            nodes
-                .get_mut(from)
-                .expect("ensured")
-                .adjacency
-                .insert(to.to_owned());
+    let unique: std::collections::HashSet<(&str, &str)> = edges.into_iter().collect();
+    let mut unique: Vec<(&str, &str)> = unique.into_iter().collect();
+    // In order, so pseudo nodes are created and edges added the same way every time.
+    unique.sort_unstable();
+    for (from, to) in unique {
+        if ensure_node(nodes, from)
+            && ensure_node(nodes, to)
+            && let Some(node) = nodes.get_mut(from)
+        {
+            node.adjacency.insert(to.to_owned());
         }
     }
 }
