@@ -264,6 +264,28 @@ async fn with_memcached_down_answers_come_from_the_object_store_and_say_so() {
         "the view renders from the object store"
     );
     assert_eq!(hosts["degraded"]["sources"][0], "cache");
+    let (status, degraded, body) = get(
+        &format!(
+            "{}/api/topology/hosts/{}",
+            s.app,
+            encode("db-1.demo.local;<host>")
+        ),
+        &tenant,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        degraded.as_deref().is_some_and(|d| d.contains("cache")),
+        "{degraded:?}"
+    );
+    let node: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(node["node"]["id"], "db-1.demo.local;<host>");
+    assert_eq!(
+        node["degraded"]["sources"][0], "cache",
+        "{}",
+        node["degraded"]
+    );
     let (_, degraded, body) = get(&format!("{}/api/probes", s.app), &tenant, None).await;
     assert!(degraded.is_some());
     assert_eq!(
@@ -292,4 +314,76 @@ fn stormscope_integration_segments(s3: &S3Server) -> usize {
         })
     }
     walk(&s3.data_dir().join(BUCKET))
+}
+
+/// What the UI's `encodeURIComponent` leaves of a node id in a URL.
+fn encode(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_details_answer_for_encoded_ids_and_only_for_their_tenant() {
+    let s3 = S3Server::start();
+    let s = services(&s3, &shared_memcached().addr().to_string()).await;
+    let stamp = Timestamp::now().unix_millis();
+    let (owner, other) = (format!("owner-{stamp}"), format!("other-{stamp}"));
+    post_demo(&s.collector, &owner).await;
+    let node_url = |view: &str, id: &str| format!("{}/api/topology/{view}/{}", s.app, encode(id));
+
+    let url = node_url("hosts", "web-1.demo.local;<host>");
+    assert!(
+        url.ends_with("/hosts/web-1.demo.local%3B%3Chost%3E"),
+        "{url}"
+    );
+    let (status, degraded, body) = get(&url, &owner, None).await;
+    assert_eq!((status, degraded), (200, None));
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(json.get("degraded").is_none());
+    let node = &json["node"];
+    assert_eq!(node["id"], "web-1.demo.local;<host>");
+    assert_eq!(node["label"], "web-1");
+    assert_eq!(node["controls"], serde_json::json!([]));
+    assert_eq!(node["children"][0]["label"], "Processes");
+    assert_eq!(node["children"][0]["nodes"].as_array().unwrap().len(), 4);
+
+    // A process name is a path: its `/`s travel as %2F inside the one id segment.
+    let url = node_url("processes-by-name", "/opt/demo/bin/frontend");
+    assert!(url.ends_with("/%2Fopt%2Fdemo%2Fbin%2Ffrontend"), "{url}");
+    let (status, _, body) = get(&url, &owner, None).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["node"]["id"], "/opt/demo/bin/frontend");
+    let outbound = &json["node"]["connections"][1];
+    assert_eq!(outbound["id"], "outgoing-connections");
+    assert_eq!(outbound["connections"][0]["nodeId"], "/opt/demo/bin/api");
+    assert_eq!(outbound["connections"][0]["metadata"][0]["value"], "8000");
+
+    let (status, _, body) = get(&node_url("hosts", "nowhere;<host>"), &owner, None).await;
+    assert_eq!(status, 404);
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("nowhere;<host>"),
+        "{error}"
+    );
+    let (status, _, _) = get(
+        &node_url("no-such-view", "web-1.demo.local;<host>"),
+        &owner,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Another tenant asking for the owner's node learns nothing of it.
+    let (status, _, body) = get(&node_url("hosts", "web-1.demo.local;<host>"), &other, None).await;
+    assert_eq!(status, 404);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(json.get("node").is_none());
 }

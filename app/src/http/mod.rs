@@ -3,6 +3,7 @@
 //! one file per area; this module holds what they share: the state, the error mapping, and
 //! reading a tenant's window.
 
+mod details;
 mod raw;
 mod topology;
 
@@ -39,6 +40,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(topology::topology),
         )
         .route(
+            "/api/topology/{topology}/{id}",
+            web::get().to(details::node),
+        )
+        .route(
             "/healthz",
             web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
         )
@@ -57,6 +62,8 @@ pub enum QueryError {
     Timestamp(String),
     #[error("unknown topology {0:?}")]
     UnknownTopology(String),
+    #[error("no node {0:?} in this topology")]
+    UnknownNode(String),
 }
 
 impl ResponseError for QueryError {
@@ -66,7 +73,7 @@ impl ResponseError for QueryError {
                 StatusCode::BAD_REQUEST
             }
             QueryError::Tenancy(_) => StatusCode::UNAUTHORIZED,
-            QueryError::UnknownTopology(_) => StatusCode::NOT_FOUND,
+            QueryError::UnknownTopology(_) | QueryError::UnknownNode(_) => StatusCode::NOT_FOUND,
         }
     }
 

@@ -119,7 +119,7 @@ pub fn by_image(report: &Report) -> BTreeMap<String, NodeSummary> {
 }
 
 /// The container a rendered process belongs to, or its host's "Uncontained" node.
-fn container_of(report: &Report, process: &str) -> Option<String> {
+pub(super) fn container_of(report: &Report, process: &str) -> Option<String> {
     if is_internet(process) {
         return Some(process.to_owned());
     }

@@ -2,9 +2,13 @@
 //! sees, each summarised as the UI expects (§4.4). Views so far: `processes`,
 //! `processes-by-name`, `containers`, `containers-by-image`, `pods` and `hosts`.
 
+mod children;
+mod connections;
 mod containers;
+mod details;
 mod endpoints;
 mod hosts;
+mod membership;
 mod pods;
 mod processes;
 mod summary;
@@ -13,6 +17,9 @@ use std::collections::BTreeMap;
 
 use stormscope_shared::Report;
 
+pub use children::{ChildTable, Column};
+pub use connections::{Connection, ConnectionsTable};
+pub use details::{ControlInstance, DetailedNode, details};
 pub use summary::{MetadataRow, MetricRow, NodeSummary, ParentRow};
 
 /// The view ids this module renders, as `/api/topology/{id}` names them.

@@ -90,7 +90,7 @@ pub fn pods(report: &Report) -> BTreeMap<String, NodeSummary> {
 }
 
 /// The pod a container runs in: its `pod` parent, or Kubernetes' pod uid label.
-fn pod_of_container(container: &Node) -> Option<String> {
+pub(super) fn pod_of_container(container: &Node) -> Option<String> {
     container
         .parents
         .get(TopologyKind::Pod.name())

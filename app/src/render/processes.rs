@@ -16,12 +16,15 @@ pub fn processes(report: &Report) -> BTreeMap<String, NodeSummary> {
         .iter()
         .map(|(id, n)| (id.clone(), process_summary(report, id, n)))
         .collect();
-    let mapping = map_endpoints(report, |e| {
-        let host = host_of(e.latest_value(keys::HOST_NODE_ID)?);
-        Some(format!("{host};{}", e.latest_value(keys::PID)?))
-    });
+    let mapping = map_endpoints(report, process_of_endpoint);
     summary::add_edges(&mut nodes, edges(report, &mapping));
     nodes
+}
+
+/// The process a local endpoint belongs to, from the host and pid the probe recorded on it.
+pub(super) fn process_of_endpoint(e: &Node) -> Option<String> {
+    let host = host_of(e.latest_value(keys::HOST_NODE_ID)?);
+    Some(format!("{host};{}", e.latest_value(keys::PID)?))
 }
 
 pub fn is_internet(id: &str) -> bool {

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use stormscope_shared::model::{Metric, Node, Topology};
+use stormscope_shared::model::{Metric, Node, Sample, Topology};
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -75,8 +75,8 @@ pub struct MetricRow {
     pub value: f64,
     #[serde(skip_serializing_if = "is_zero")]
     pub priority: f64,
-    /// Always `null` in summaries: the UI fetches samples with node details.
-    pub samples: Option<()>,
+    /// `null` in summaries; node details carry the samples (the UI fetches them there).
+    pub samples: Option<Vec<Sample>>,
     pub min: f64,
     pub max: f64,
     pub url: String,

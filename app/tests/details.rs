@@ -1,0 +1,281 @@
+//! Node details against the original app's answers for Scope's fixture report, and against
+//! what the two-host demo's real bodies show.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use stormscope_app::render;
+use stormscope_shared::merge::fast_merge;
+use stormscope_shared::{Limits, Report, codec};
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("STORMSCOPE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+        })
+}
+
+fn read_json(rel: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(fixtures().join(rel)).unwrap()).unwrap()
+}
+
+/// Scope's fixture report as the original app served it: upgraded, fast-merged, part-merged
+/// nodes removed.
+fn fixture_report() -> Report {
+    let body = std::fs::read(fixtures().join("scope-reference/fixture.msgpack.gz")).unwrap();
+    let mut report = codec::decode_sniffed(&body, &Limits::default()).unwrap();
+    report.upgrade();
+    let mut merged = fast_merge([&report]);
+    merged.remove_part_merged_nodes();
+    merged
+}
+
+/// The 14 demo bodies in arrival order, merged as the app merges a window.
+fn demo() -> Report {
+    let mut reports = Vec::new();
+    for n in 1..=7 {
+        for host in ["hostB", "hostA"] {
+            let kind = if n % 3 == 1 { "full" } else { "delta" };
+            let body = std::fs::read(
+                fixtures().join(format!("scope-probe/{host}-{n:02}-{kind}.msgpack.gz")),
+            )
+            .unwrap();
+            reports.push(codec::decode_sniffed(&body, &Limits::default()).unwrap());
+        }
+    }
+    let mut merged = fast_merge(reports.iter());
+    merged.remove_part_merged_nodes();
+    merged
+}
+
+fn details(report: &Report, view: &str, id: &str) -> Value {
+    let node = render::details(report, view, id)
+        .unwrap_or_else(|| panic!("{view} renders no node {id:?}"));
+    serde_json::json!({ "node": node })
+}
+
+/// Sample dates are wall-clock times of the capture: replaced by a marker once checked to be
+/// RFC 3339 times, so the rest compares exactly.
+fn without_sample_dates(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Array(samples)) = map.get_mut("samples") {
+                    for sample in samples {
+                        let date = sample["date"].as_str().expect("a sample has a date");
+                        assert!(
+                            stormscope_shared::Timestamp::parse_rfc3339(date).is_ok(),
+                            "{date}"
+                        );
+                        sample["date"] = Value::from("<date>");
+                    }
+                }
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+fn first_diff(a: &Value, b: &Value, path: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.keys()
+                .chain(y.keys())
+                .find_map(|k| match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => first_diff(p, q, &format!("{path}/{k}")),
+                    (p, q) => Some(format!("{path}/{k}: ours {p:?}, original {q:?}")),
+                })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_diff(p, q, &format!("{path}/{i}"))),
+        _ if a == b => None,
+        _ => Some(format!("{path}: ours {a}, original {b}")),
+    }
+}
+
+fn assert_matches_reference(view: &str, id: &str, reference: &str) {
+    let ours = without_sample_dates(details(&fixture_report(), view, id));
+    let original = without_sample_dates(read_json(reference));
+    if let Some(diff) = first_diff(&ours, &original, "") {
+        panic!("{view} {id} differs from {reference}: {diff}");
+    }
+}
+
+#[test]
+fn fixture_host_details_match_the_original_app() {
+    assert_matches_reference(
+        "hosts",
+        "client.hostname.com;<host>",
+        "scope-reference/node_host.json",
+    );
+}
+
+#[test]
+fn fixture_container_details_match_the_original_app() {
+    assert_matches_reference(
+        "containers",
+        "a1b2c3d4e5;<container>",
+        "scope-reference/node_container.json",
+    );
+}
+
+#[test]
+fn details_carry_metric_samples_that_views_leave_out() {
+    let report = fixture_report();
+    let node = details(&report, "hosts", "client.hostname.com;<host>");
+    let cpu = &node["node"]["metrics"][0];
+    assert_eq!(cpu["id"], "host_cpu_usage_percent");
+    assert_eq!(cpu["samples"][0]["value"], 0.07);
+    let view = serde_json::to_value(render::render(&report, "hosts").unwrap()).unwrap();
+    assert_eq!(
+        view["client.hostname.com;<host>"]["metrics"][0]["samples"],
+        Value::Null
+    );
+}
+
+#[test]
+fn unknown_nodes_and_views_have_no_details() {
+    let report = fixture_report();
+    assert!(render::details(&report, "hosts", "nowhere;<host>").is_none());
+    assert!(render::details(&report, "no-such-view", "client.hostname.com;<host>").is_none());
+    // A node of one view is not a node of another.
+    assert!(render::details(&report, "processes", "client.hostname.com;<host>").is_none());
+}
+
+/// The rows of a connections table as (remote node, port, count).
+fn rows(node: &Value, table: &str) -> Vec<(String, String, String)> {
+    let table = node["node"]["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == table)
+        .unwrap_or_else(|| panic!("no {table}"));
+    table["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let cell = |id: &str| {
+                row["metadata"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|m| m["id"] == id)
+                    .map(|m| m["value"].as_str().unwrap().to_owned())
+                    .unwrap()
+            };
+            (
+                row["nodeId"].as_str().unwrap().to_owned(),
+                cell("port"),
+                cell("count"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn demo_frontend_connects_out_to_the_api_on_the_other_host() {
+    let report = demo();
+    let frontend = details(&report, "processes", "web-1.demo.local;3");
+    let outgoing = rows(&frontend, "outgoing-connections");
+    assert!(
+        outgoing
+            .iter()
+            .any(|(node, port, _)| node == "db-1.demo.local;5" && port == "8000"),
+        "{outgoing:?}"
+    );
+    assert!(
+        outgoing.iter().all(|(_, port, _)| port == "8000"),
+        "outgoing rows name the remote (listening) port: {outgoing:?}"
+    );
+
+    // The same connections seen from the api: inbound, on its own port, from both web-1
+    // processes that call it.
+    let api = details(&report, "processes", "db-1.demo.local;5");
+    let incoming = rows(&api, "incoming-connections");
+    let from: Vec<&str> = incoming.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(
+        from,
+        ["web-1.demo.local;3", "web-1.demo.local;5"],
+        "{incoming:?}"
+    );
+    assert!(incoming.iter().all(|(_, port, _)| port == "8000"));
+    // The api's own outgoing connections go to the cache over loopback.
+    let to_cache = rows(&api, "outgoing-connections");
+    assert_eq!(
+        to_cache
+            .iter()
+            .map(|(n, p, _)| (n.as_str(), p.as_str()))
+            .collect::<Vec<_>>(),
+        [("db-1.demo.local;3", "6379")]
+    );
+    for (_, _, count) in incoming.iter().chain(&to_cache) {
+        assert!(count.parse::<usize>().unwrap() >= 1);
+    }
+}
+
+#[test]
+fn demo_host_details_list_the_hosts_processes() {
+    let report = demo();
+    let web = details(&report, "hosts", "web-1.demo.local;<host>");
+    let children = web["node"]["children"].as_array().unwrap();
+    assert_eq!(
+        children.len(),
+        1,
+        "no containers, pods or images in the demo"
+    );
+    assert_eq!(children[0]["label"], "Processes");
+    assert_eq!(children[0]["topologyId"], "processes");
+    let ids: Vec<&str> = children[0]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "web-1.demo.local;1",
+            "web-1.demo.local;3",
+            "web-1.demo.local;5",
+            "web-1.demo.local;8"
+        ]
+    );
+    // Each row is the process exactly as the processes view shows it.
+    let processes = serde_json::to_value(render::render(&report, "processes").unwrap()).unwrap();
+    for row in children[0]["nodes"].as_array().unwrap() {
+        assert_eq!(row, &processes[row["id"].as_str().unwrap()]);
+    }
+    // Host-level connections: web-1 calls db-1's api, and its own frontend over the veth.
+    let outgoing = rows(&web, "outgoing-connections");
+    let remotes: Vec<(&str, &str)> = outgoing
+        .iter()
+        .map(|(n, p, _)| (n.as_str(), p.as_str()))
+        .collect();
+    assert!(
+        remotes.contains(&("db-1.demo.local;<host>", "8000"))
+            && remotes.contains(&("web-1.demo.local;<host>", "8080")),
+        "{outgoing:?}"
+    );
+}
+
+#[test]
+fn demo_process_groups_list_their_processes_and_connections() {
+    let report = demo();
+    let group = details(&report, "processes-by-name", "/opt/demo/bin/api");
+    let children = group["node"]["children"].as_array().unwrap();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0]["nodes"][0]["id"], "db-1.demo.local;5");
+    let incoming = rows(&group, "incoming-connections");
+    let from: Vec<&str> = incoming.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(from, ["/opt/demo/bin/frontend", "/opt/demo/bin/loadgen"]);
+    assert_eq!(group["node"]["controls"], serde_json::json!([]));
+}
