@@ -12,11 +12,11 @@ use std::sync::Arc;
 use serde::Serialize;
 use stormscope_app::live::LiveWindows;
 use stormscope_app::render::{self, NodeSummary};
-use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::Report;
 use stormscope_shared::Timestamp;
 use stormscope_shared::merge::fast_merge;
 use stormscope_shared::synth::{SynthSpec, generate};
+use stormscope_shared::tenancy::TenantId;
 
 // The allocator the stormscope binary runs with, so the figures are the product's.
 #[global_allocator]
@@ -43,7 +43,9 @@ struct Body<'a> {
 
 fn query_benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("query");
-    group.sample_size(10).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
     let reports = window();
     group.bench_function("merge-500", |b| b.iter(|| fast_merge(reports.iter())));
     let mut merged = fast_merge(reports.iter());

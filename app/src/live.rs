@@ -76,9 +76,8 @@ impl Merged {
             });
         }
         report.merge(&incoming);
-        report.id = stormscope_shared::merge::merged_id(
-            format!("{}{}", report.id, incoming.id).as_bytes(),
-        );
+        report.id =
+            stormscope_shared::merge::merged_id(format!("{}{}", report.id, incoming.id).as_bytes());
         for (kind, id) in arrived {
             if let Some(part) = self.parts.remove(&(kind, id.clone()))
                 && let Some(node) = report.topology_mut(kind).nodes.get_mut(&id)

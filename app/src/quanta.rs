@@ -18,12 +18,14 @@ pub const QUANTUM_MS: i64 = 3_000;
 const GRACE_MS: i64 = 500;
 
 type QuantumKey = (TenantId, i64, u64);
+/// Quanta by key, and the keys in insertion order (for eviction).
+type Entries = (HashMap<QuantumKey, Arc<Report>>, VecDeque<QuantumKey>);
 
 /// A bounded cache of merged quanta; the oldest inserted goes first.
 #[derive(Debug)]
 pub struct MergedQuanta {
     capacity: usize,
-    inner: Mutex<(HashMap<QuantumKey, Arc<Report>>, VecDeque<QuantumKey>)>,
+    inner: Mutex<Entries>,
 }
 
 impl MergedQuanta {
@@ -36,7 +38,12 @@ impl MergedQuanta {
 
     /// Merges the reports of a historic window ending at `end_ms` (oldest first), reusing and
     /// filling the cache for every sealed quantum. Part-merged nodes are left in.
-    pub fn merge(&self, tenant: &TenantId, end_ms: i64, reports: &[(String, Arc<Report>)]) -> Report {
+    pub fn merge(
+        &self,
+        tenant: &TenantId,
+        end_ms: i64,
+        reports: &[(String, Arc<Report>)],
+    ) -> Report {
         let mut parts: Vec<Arc<Report>> = Vec::new();
         let mut i = 0;
         while i < reports.len() {
@@ -136,7 +143,11 @@ mod tests {
         assert_eq!(quanta.len(), 5);
         let merged = quanta.merge(&tenant, end, &reports[..14]);
         assert_eq!(merged.topology(TopologyKind::Host).nodes.len(), 14);
-        assert_eq!(quanta.len(), 6, "a changed quantum is a new entry, never a wrong one");
+        assert_eq!(
+            quanta.len(),
+            6,
+            "a changed quantum is a new entry, never a wrong one"
+        );
     }
 
     #[test]

@@ -183,4 +183,3 @@ fn flagged_body(body: &impl serde::Serialize, degraded: &Degraded) -> HttpRespon
         degraded,
     )
 }
-

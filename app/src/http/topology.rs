@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{AppState, QueryError, flagged_body, snapshot};
-use crate::window::Degraded;
 use crate::render;
+use crate::window::Degraded;
 
 /// One rendered view of the window: `{"nodes": {id: NodeSummary}}`, with `"degraded"` when the
 /// window lacked something. Part-merged delta nodes are removed first, as Scope does.
