@@ -6,12 +6,10 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Serialize;
 use stormscope_app::live::LiveWindows;
-use stormscope_app::render::{self, NodeSummary};
+use stormscope_app::render;
 use stormscope_shared::Report;
 use stormscope_shared::Timestamp;
 use stormscope_shared::merge::fast_merge;
@@ -33,12 +31,6 @@ fn window() -> Vec<Report> {
             })
         })
         .collect()
-}
-
-/// The shape `/api/topology/{view}` serialises.
-#[derive(Serialize)]
-struct Body<'a> {
-    nodes: &'a BTreeMap<String, NodeSummary>,
 }
 
 fn query_benches(c: &mut Criterion) {
@@ -75,7 +67,7 @@ fn query_benches(c: &mut Criterion) {
         });
         let nodes = render::render(&merged, view).unwrap();
         group.bench_function(format!("json-{view}"), |b| {
-            b.iter(|| serde_json::to_vec(&Body { nodes: &nodes }).unwrap())
+            b.iter(|| render::view_body(&nodes, &Default::default()))
         });
     }
     group.finish();

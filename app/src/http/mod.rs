@@ -172,14 +172,3 @@ fn json_flagged(mut body: serde_json::Value, degraded: &Degraded) -> HttpRespons
         degraded,
     )
 }
-
-/// A JSON body serialised as it is (with its own `"degraded"` field), the header set to match.
-fn flagged_body(body: &impl serde::Serialize, degraded: &Degraded) -> HttpResponse {
-    flagged(
-        HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-cache"))
-            .content_type("application/json")
-            .body(serde_json::to_vec(body).expect("views serialise")),
-        degraded,
-    )
-}

@@ -9,6 +9,8 @@ use stormscope_shared::model::{Node, keys};
 use stormscope_shared::upgrade::endpoint_address;
 use stormscope_shared::{Report, TopologyKind};
 
+use super::parallel::par_map;
+
 pub const IN_INTERNET: &str = "in-theinternet";
 pub const OUT_INTERNET: &str = "out-theinternet";
 
@@ -55,32 +57,35 @@ pub type EndpointMapping<'a> = HashMap<&'a str, String>;
 /// if their address is not local. Endpoints mapped to nothing are left out.
 pub fn map_endpoints(
     report: &Report,
-    to_node: impl Fn(&Node) -> Option<String>,
+    to_node: impl Fn(&Node) -> Option<String> + Sync,
 ) -> EndpointMapping<'_> {
     let local = LocalNetworks::of(report);
-    let endpoints = &report.topology(TopologyKind::Endpoint).nodes;
-    let mut mapping = HashMap::with_capacity(endpoints.len());
-    for (id, endpoint) in endpoints {
-        let target = if endpoint.latest.contains_key(keys::HOST_NODE_ID) {
-            to_node(endpoint)
-        } else {
-            match endpoint_address(id) {
-                Some(addr) if !local.contains(addr) => Some(
-                    if endpoint.adjacency.is_empty() {
-                        OUT_INTERNET
-                    } else {
-                        IN_INTERNET
-                    }
-                    .to_owned(),
-                ),
-                _ => None,
-            }
-        };
-        if let Some(target) = target {
-            mapping.insert(id.as_str(), target);
+    let endpoints: Vec<(&String, &Node)> = report
+        .topology(TopologyKind::Endpoint)
+        .nodes
+        .iter()
+        .collect();
+    let targets = par_map(&endpoints, |(id, endpoint)| {
+        if endpoint.latest.contains_key(keys::HOST_NODE_ID) {
+            return to_node(endpoint);
         }
-    }
-    mapping
+        match endpoint_address(id) {
+            Some(addr) if !local.contains(addr) => Some(
+                if endpoint.adjacency.is_empty() {
+                    OUT_INTERNET
+                } else {
+                    IN_INTERNET
+                }
+                .to_owned(),
+            ),
+            _ => None,
+        }
+    });
+    endpoints
+        .iter()
+        .zip(targets)
+        .filter_map(|((id, _), target)| Some((id.as_str(), target?)))
+        .collect()
 }
 
 /// The edges between mapped nodes that the endpoints' connections imply.

@@ -8,7 +8,9 @@ mod containers;
 mod details;
 mod endpoints;
 mod hosts;
+mod json;
 mod membership;
+pub(crate) mod parallel;
 mod pods;
 mod processes;
 mod summary;
@@ -20,6 +22,7 @@ use stormscope_shared::Report;
 pub use children::{ChildTable, Column};
 pub use connections::{Connection, ConnectionsTable};
 pub use details::{ControlInstance, DetailedNode, details};
+pub use json::view_body;
 pub use summary::{MetadataRow, MetricRow, NodeSummary, ParentRow};
 
 /// The view ids this module renders, as `/api/topology/{id}` names them.

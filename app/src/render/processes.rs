@@ -6,16 +6,18 @@ use stormscope_shared::model::{Node, keys};
 use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::{IN_INTERNET, OUT_INTERNET, edges, host_of, map_endpoints};
+use super::parallel::par_map;
 use super::summary::{self, NodeSummary, ParentRow, host_labels};
 
 /// Every process the probes report, connected as their endpoints are.
 pub fn processes(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Process);
-    let mut nodes: BTreeMap<String, NodeSummary> = topology
-        .nodes
-        .iter()
-        .map(|(id, n)| (id.clone(), process_summary(report, id, n)))
-        .collect();
+    let processes: Vec<(&String, &Node)> = topology.nodes.iter().collect();
+    let mut nodes: BTreeMap<String, NodeSummary> = par_map(&processes, |(id, n)| {
+        ((*id).clone(), process_summary(report, id, n))
+    })
+    .into_iter()
+    .collect();
     let mapping = map_endpoints(report, process_of_endpoint);
     summary::add_edges(&mut nodes, edges(report, &mapping));
     nodes

@@ -194,12 +194,10 @@ pub fn add_edges<'a>(
     nodes: &mut std::collections::BTreeMap<String, NodeSummary>,
     edges: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) {
-    let unique: std::collections::HashSet<(&str, &str)> = edges.into_iter().collect();
-    let mut unique: Vec<(&str, &str)> = unique.into_iter().collect();
-    // In order, so pseudo nodes are created and edges added the same way every time.
-    unique.sort_unstable();
-    for (from, to) in unique {
-        if ensure_node(nodes, from)
+    let mut seen = std::collections::HashSet::new();
+    for (from, to) in edges {
+        if seen.insert((from, to))
+            && ensure_node(nodes, from)
             && ensure_node(nodes, to)
             && let Some(node) = nodes.get_mut(from)
         {

@@ -1,0 +1,77 @@
+//! The JSON of a rendered view, as `/api/topology/{view}` answers it.
+
+use std::collections::BTreeMap;
+
+use super::NodeSummary;
+use super::parallel::par_chunks;
+use crate::window::Degraded;
+
+/// `{"nodes": {id: summary}, "degraded"?}`, written straight from the rendered nodes on all
+/// cores: a view can hold tens of thousands of nodes, and going through `serde_json::Value`
+/// would copy each.
+pub fn view_body(nodes: &BTreeMap<String, NodeSummary>, degraded: &Degraded) -> Vec<u8> {
+    let entries: Vec<(&String, &NodeSummary)> = nodes.iter().collect();
+    let parts = par_chunks(&entries, |part| {
+        let mut out = Vec::with_capacity(part.len() * 512);
+        for (i, (id, node)) in part.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, id).expect("strings serialise");
+            out.push(b':');
+            serde_json::to_writer(&mut out, node).expect("summaries serialise");
+        }
+        out
+    });
+    let mut body = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 256);
+    body.extend_from_slice(b"{\"nodes\":{");
+    for part in parts.iter().filter(|p| !p.is_empty()) {
+        if body.last() != Some(&b'{') {
+            body.push(b',');
+        }
+        body.extend_from_slice(part);
+    }
+    body.push(b'}');
+    if degraded.is_degraded() {
+        body.extend_from_slice(b",\"degraded\":");
+        serde_json::to_writer(&mut body, degraded).expect("serialises");
+    }
+    body.push(b'}');
+    body
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_in_parts_it_is_the_json_of_the_whole() {
+        for count in [0, 1, 10_000] {
+            let nodes: BTreeMap<String, NodeSummary> = (0..count)
+                .map(|i| {
+                    let id = format!("host-{i};<host>\"");
+                    let node = NodeSummary {
+                        id: id.clone(),
+                        label: format!("h{i}"),
+                        ..NodeSummary::default()
+                    };
+                    (id, node)
+                })
+                .collect();
+            for degraded in [
+                Degraded::default(),
+                Degraded {
+                    sources: vec!["cache"],
+                    missing_reports: 2,
+                },
+            ] {
+                let ours: serde_json::Value =
+                    serde_json::from_slice(&view_body(&nodes, &degraded)).unwrap();
+                let mut expected = serde_json::json!({ "nodes": nodes });
+                if degraded.is_degraded() {
+                    expected["degraded"] = serde_json::to_value(&degraded).unwrap();
+                }
+                assert_eq!(ours, expected, "{count} nodes, {degraded:?}");
+            }
+        }
+    }
+}
