@@ -4,6 +4,7 @@ mod app;
 mod collector;
 mod common;
 mod loadgen;
+mod probe;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,9 @@ enum Command {
     App(app::AppArgs),
     /// Post probe-like reports to a collector at a chosen rate and report what it acknowledged.
     Loadgen(loadgen::LoadgenArgs),
+    /// A local Scope probe: report this host, its processes and TCP connections (from /proc)
+    /// to a collector every few seconds.
+    Probe(probe::ProbeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -39,5 +43,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Collector(args) => collector::run(args),
         Command::App(args) => app::run(args),
         Command::Loadgen(args) => loadgen::run(args),
+        Command::Probe(args) => probe::run(args),
     }
 }
