@@ -4,6 +4,7 @@
 //! reading a tenant's window.
 
 mod raw;
+mod topologies;
 mod topology;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api", web::get().to(raw::details))
         .route("/api/report", web::get().to(raw::report))
         .route("/api/probes", web::get().to(raw::probes))
+        .route("/api/topology", web::get().to(topologies::topologies))
         .route(
             "/api/topology/{topology}",
             web::get().to(topology::topology),
