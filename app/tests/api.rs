@@ -286,6 +286,14 @@ async fn with_memcached_down_answers_come_from_the_object_store_and_say_so() {
         "{}",
         node["degraded"]
     );
+    let (status, degraded, body) = get(&format!("{}/api/topology", s.app), &tenant, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        degraded.as_deref().is_some_and(|d| d.contains("cache")),
+        "an array answer says so in its header: {degraded:?}"
+    );
+    let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(stats_of(&list, "/api/topology/hosts")["node_count"], 2);
     let (_, degraded, body) = get(&format!("{}/api/probes", s.app), &tenant, None).await;
     assert!(degraded.is_some());
     assert_eq!(
@@ -296,6 +304,152 @@ async fn with_memcached_down_answers_come_from_the_object_store_and_say_so() {
             .len(),
         2
     );
+}
+
+/// A view's stats in a `GET /api/topology` answer, found by its url among views and their
+/// sub-topologies.
+fn stats_of(list: &serde_json::Value, url: &str) -> serde_json::Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|top| {
+            let subs = top["sub_topologies"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            std::iter::once(top.clone()).chain(subs)
+        })
+        .find(|desc| desc["url"] == url)
+        .unwrap_or_else(|| panic!("{url} not listed"))["stats"]
+        .clone()
+}
+
+fn stats(nodes: u64, nonpseudo: u64, edges: u64, filtered: u64) -> serde_json::Value {
+    serde_json::json!({
+        "node_count": nodes,
+        "nonpseudo_node_count": nonpseudo,
+        "edge_count": edges,
+        "filtered_nodes": filtered,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn topology_registry_and_options_follow_the_tenants_window() {
+    let s3 = S3Server::start();
+    let s = services(&s3, &shared_memcached().addr().to_string()).await;
+    let stamp = Timestamp::now().unix_millis();
+    let (owner, other) = (format!("registry-{stamp}"), format!("empty-{stamp}"));
+    post_demo(&s.collector, &owner).await;
+
+    let (status, degraded, body) = get(&format!("{}/api/topology", s.app), &owner, None).await;
+    assert_eq!((status, degraded), (200, None));
+    let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Containers",
+            "Hosts",
+            "Pods",
+            "Processes",
+            "Services",
+            "Tasks"
+        ]
+    );
+    assert_eq!(
+        stats_of(&list, "/api/topology/processes"),
+        stats(8, 8, 4, 0),
+        "no options: every process, connected or not"
+    );
+    assert_eq!(stats_of(&list, "/api/topology/hosts"), stats(2, 2, 3, 0));
+    assert_eq!(
+        stats_of(&list, "/api/topology/pods"),
+        stats(0, 0, 0, 0),
+        "no Kubernetes in the demo"
+    );
+
+    // Options in the query string change the stats, as rendering the same window does.
+    let (_, _, body) = get(
+        &format!("{}/api/topology?unconnected=hide", s.app),
+        &owner,
+        None,
+    )
+    .await;
+    let hidden: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        stats_of(&hidden, "/api/topology/processes"),
+        stats(4, 4, 4, 4)
+    );
+    let (_, _, raw) = get(&format!("{}/api/report", s.app), &owner, None).await;
+    let mut report = codec::decode(
+        &raw,
+        Compression::Identity,
+        Format::Json,
+        &Limits::default(),
+    )
+    .unwrap();
+    report.remove_part_merged_nodes();
+    let expected = serde_json::to_value(stormscope_app::render::topologies(
+        &report,
+        &stormscope_app::render::Options::from_query("unconnected=hide"),
+    ))
+    .unwrap();
+    assert_eq!(hidden, expected);
+
+    // A tenant without reports has every view empty.
+    let (status, _, body) = get(&format!("{}/api/topology", s.app), &other, None).await;
+    assert_eq!(status, 200);
+    let empty: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    for desc in empty.as_array().unwrap() {
+        let url = desc["url"].as_str().unwrap();
+        assert_eq!(stats_of(&empty, url), stats(0, 0, 0, 0), "{url}");
+        for sub in desc["sub_topologies"].as_array().into_iter().flatten() {
+            let url = sub["url"].as_str().unwrap();
+            assert_eq!(stats_of(&empty, url), stats(0, 0, 0, 0), "{url}");
+        }
+    }
+
+    // One view with options: `unconnected=hide` drops the processes no connection touches.
+    let processes = |query: &'static str| {
+        let app = s.app.clone();
+        let owner = owner.clone();
+        async move {
+            let (status, _, body) = get(
+                &format!("{app}/api/topology/processes{query}"),
+                &owner,
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{query}");
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            json["nodes"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<std::collections::BTreeSet<String>>()
+        }
+    };
+    let all = processes("").await;
+    assert_eq!(all.len(), 8);
+    assert_eq!(processes("?unconnected=show").await, all);
+    let connected = processes("?unconnected=hide").await;
+    assert_eq!(
+        all.difference(&connected).cloned().collect::<Vec<_>>(),
+        [
+            "db-1.demo.local;1",
+            "db-1.demo.local;11",
+            "web-1.demo.local;1",
+            "web-1.demo.local;8"
+        ]
+    );
+    let (status, _, _) = get(&format!("{}/api/topology/weave", s.app), &owner, None).await;
+    assert_eq!(status, 200, "the new views are served");
 }
 
 fn stormscope_integration_segments(s3: &S3Server) -> usize {

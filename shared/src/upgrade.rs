@@ -87,8 +87,14 @@ impl Report {
         let changed = !namespaces.is_empty();
         let topology = self.topology_mut(TopologyKind::Namespace);
         for ns in namespaces {
-            let node = Node::new(format!("{ns};<namespace>"), TopologyKind::Namespace.name())
-                .with_latest(keys::KUBERNETES_NAME, stamp, ns);
+            // Scope builds these with `MakeNodeWith`, which leaves `topology` blank: they count
+            // as part-merged and are gone before anything renders, so only namespaces a probe
+            // reported make the views offer a namespace filter.
+            let node = Node::new(format!("{ns};<namespace>"), "").with_latest(
+                keys::KUBERNETES_NAME,
+                stamp,
+                ns,
+            );
             topology.add_node(node);
         }
         changed

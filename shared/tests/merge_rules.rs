@@ -519,6 +519,10 @@ fn upgrade_synthesises_namespaces_from_live_kubernetes_nodes() {
         namespaces["prod;<namespace>"].latest_value("kubernetes_name"),
         Some("prod")
     );
+    assert_eq!(
+        namespaces["prod;<namespace>"].topology, "",
+        "synthesised as Scope's MakeNodeWith does: no topology, so dropped before rendering"
+    );
     let mut again = r.clone();
     again.upgrade();
     assert_eq!(again, r, "upgrade is idempotent");

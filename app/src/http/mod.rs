@@ -5,6 +5,7 @@
 
 mod details;
 mod raw;
+mod topologies;
 mod topology;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api", web::get().to(raw::details))
         .route("/api/report", web::get().to(raw::report))
         .route("/api/probes", web::get().to(raw::probes))
+        .route("/api/topology", web::get().to(topologies::topologies))
         .route(
             "/api/topology/{topology}",
             web::get().to(topology::topology),
@@ -160,7 +162,6 @@ async fn snapshot(req: &HttpRequest, state: &AppState) -> Result<Snapshot, Query
 
 /// A JSON body with the `"degraded"` object added when the answer lacks something, and the
 /// header set to match.
-#[allow(dead_code)] // Until the node-details and topology-list handlers use it.
 fn json_flagged(mut body: serde_json::Value, degraded: &Degraded) -> HttpResponse {
     if degraded.is_degraded() {
         body["degraded"] = serde_json::to_value(degraded).expect("serialises");

@@ -3,10 +3,11 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, QueryError, flagged, snapshot};
-use crate::render;
+use crate::render::{self, Options};
 
 /// One rendered view of the window: `{"nodes": {id: NodeSummary}}`, with `"degraded"` when the
-/// window lacked something. Part-merged delta nodes are removed first, as Scope does.
+/// window lacked something. Part-merged delta nodes are removed first, as Scope does; the
+/// query string's topology options filter the view.
 pub async fn topology(
     req: HttpRequest,
     path: web::Path<String>,
@@ -17,7 +18,10 @@ pub async fn topology(
         return Err(QueryError::UnknownTopology(view));
     }
     let snapshot = snapshot(&req, &state).await?;
-    let nodes = render::render(&snapshot.report, &view).expect("a known view renders");
+    let options = Options::from_query(req.query_string());
+    let nodes = render::render_with(&snapshot.report, &view, &options)
+        .expect("a known view renders")
+        .nodes;
     let body = render::view_body(&nodes, &snapshot.degraded);
     Ok(flagged(
         HttpResponse::Ok()

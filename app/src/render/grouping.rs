@@ -1,0 +1,204 @@
+//! Scope's `renderParents`: the nodes of one view gathered under their parents (services,
+//! controllers, ECS tasks and services, Swarm services) and joined with the parent topology's
+//! own nodes, connected as their members are.
+
+use std::collections::BTreeMap;
+
+use stormscope_shared::model::{Node, keys};
+use stormscope_shared::{Report, TopologyKind};
+
+use super::endpoints::host_of;
+use super::processes::parents;
+use super::summary::{self, NodeSummary};
+
+/// How members find their group.
+pub(super) struct Grouping<'a> {
+    /// The report topologies members come from; the first is the one a group counts.
+    pub member_kinds: &'a [TopologyKind],
+    pub parent_kinds: &'a [TopologyKind],
+    /// Members without a parent gather per host as "Unmanaged" (and so does "Uncontained");
+    /// otherwise they are left out.
+    pub unmanaged: bool,
+}
+
+pub(super) fn group_by_parents(
+    report: &Report,
+    members: &BTreeMap<String, NodeSummary>,
+    how: &Grouping,
+) -> BTreeMap<String, NodeSummary> {
+    let mut nodes: BTreeMap<String, NodeSummary> = BTreeMap::new();
+    // Every node of the parent topologies appears, with or without members.
+    let mut groups: BTreeMap<String, (TopologyKind, Vec<&str>)> = BTreeMap::new();
+    for kind in how.parent_kinds {
+        for id in report.topology(*kind).nodes.keys() {
+            groups.entry(id.clone()).or_insert((*kind, Vec::new()));
+        }
+    }
+    let mut targets: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (id, member) in members {
+        let out = if how.unmanaged
+            && let Some(host) = id.strip_prefix("pseudo:uncontained:")
+        {
+            let to = format!("pseudo:unmanaged:{host}");
+            summary::ensure_node(&mut nodes, &to);
+            vec![to]
+        } else if member.pseudo {
+            nodes.entry(id.clone()).or_insert_with(|| NodeSummary {
+                adjacency: Default::default(),
+                ..member.clone()
+            });
+            vec![id.clone()]
+        } else {
+            let node = find(report, how.member_kinds, id);
+            let mut out = Vec::new();
+            for kind in how.parent_kinds {
+                for parent in node
+                    .and_then(|n| n.parents.get(kind.name()))
+                    .into_iter()
+                    .flatten()
+                {
+                    groups
+                        .entry(parent.clone())
+                        .or_insert((*kind, Vec::new()))
+                        .1
+                        .push(id);
+                    out.push(parent.clone());
+                }
+            }
+            if out.is_empty() && how.unmanaged {
+                let host = node
+                    .and_then(|n| n.latest_value(keys::HOST_NODE_ID))
+                    .map(host_of)
+                    .unwrap_or_default();
+                let to = format!("pseudo:unmanaged:{host}");
+                summary::ensure_node(&mut nodes, &to);
+                out.push(to);
+            }
+            out
+        };
+        targets.insert(id, out);
+    }
+    for (id, (kind, belonging)) in &groups {
+        nodes.insert(
+            id.clone(),
+            group_summary(report, *kind, id, belonging, how.member_kinds[0]),
+        );
+    }
+    for (id, member) in members {
+        for from in &targets[id.as_str()] {
+            let to: Vec<&String> = member
+                .adjacency
+                .iter()
+                .filter_map(|m| targets.get(m.as_str()))
+                .flatten()
+                .collect();
+            let node = nodes.get_mut(from).expect("targets are nodes");
+            node.adjacency.extend(to.into_iter().cloned());
+        }
+    }
+    nodes
+}
+
+/// A member's report node, from the first of `kinds` holding it.
+fn find<'r>(report: &'r Report, kinds: &[TopologyKind], id: &str) -> Option<&'r Node> {
+    kinds.iter().find_map(|k| report.topology(*k).nodes.get(id))
+}
+
+/// A group's summary (`render/detailed/summary.go`: `podGroupNodeSummary`,
+/// `ecsTaskNodeSummary`, `ecsServiceNodeSummary`, `swarmServiceNodeSummary`).
+fn group_summary(
+    report: &Report,
+    kind: TopologyKind,
+    id: &str,
+    members: &[&str],
+    counted: TopologyKind,
+) -> NodeSummary {
+    use TopologyKind::*;
+    let topology = report.topology(kind);
+    let node = topology
+        .nodes
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| Node::new(id, kind.name()));
+    // Scope counts a group's members into `count_<member topology>`, which the templates and
+    // the minor label read.
+    let counted_node = node.clone().with_latest(
+        &format!("{}{}", keys::COUNTER_PREFIX, counted.name()),
+        Default::default(),
+        members.len().to_string(),
+    );
+    // `PropagateSingleMetrics`: a group of one shows its member's metrics.
+    let mut measured = counted_node.clone();
+    if let [only] = members
+        && let Some(member) = find(report, &[counted], only)
+        && member.latest_value("does_not_make_connections").is_none()
+    {
+        for (key, metric) in &member.metrics {
+            measured
+                .metrics
+                .entry(key.clone())
+                .or_insert_with(|| metric.clone());
+        }
+    }
+    let first = id.split(';').next().unwrap_or(id).to_owned();
+    let latest = |key: &str| node.latest_value(key).filter(|v| !v.is_empty());
+    let count = members.len();
+    let pods = format!("{count} {}", if count == 1 { "pod" } else { "pods" });
+    let (label, label_minor, rank, stack) = match kind {
+        Service | Deployment | DaemonSet | StatefulSet | CronJob | Job => {
+            let label = latest(keys::KUBERNETES_NAME).map_or(first, str::to_owned);
+            let namespace = node
+                .latest_value(keys::KUBERNETES_NAMESPACE)
+                .unwrap_or_default();
+            let minor = match kind {
+                Deployment => format!("Deployment of {pods}"),
+                DaemonSet => format!("DaemonSet of {pods}"),
+                StatefulSet => format!("StatefulSet of {pods}"),
+                CronJob => format!("CronJob of {pods}"),
+                Job => format!("Job of {pods}"),
+                _ => pods,
+            };
+            let rank = format!("{namespace}/{label}");
+            (label, minor, rank, true)
+        }
+        EcsTask => (
+            latest("ecs_task_family").map_or(first, str::to_owned),
+            String::new(),
+            String::new(),
+            false,
+        ),
+        EcsService => {
+            // `<cluster>;<service>`; older probes wrote `<service>;<ecs_service>`.
+            let label = match id.split_once(';') {
+                Some((name, "<ecs_service>")) => name.to_owned(),
+                Some((_, name)) => name.to_owned(),
+                None => String::new(),
+            };
+            (label, String::new(), String::new(), true)
+        }
+        SwarmService => (
+            latest("service_name").map_or(first, str::to_owned),
+            String::new(),
+            String::new(),
+            false,
+        ),
+        _ => (id.to_owned(), String::new(), String::new(), false),
+    };
+    NodeSummary {
+        id: id.to_owned(),
+        label,
+        label_minor,
+        rank,
+        shape: if topology.shape.is_empty() {
+            "circle".into()
+        } else {
+            topology.shape.clone()
+        },
+        tag: topology.tag.clone(),
+        stack,
+        metadata: summary::metadata(&counted_node, topology),
+        parents: parents(report, &node),
+        metrics: summary::metrics(&measured, topology),
+        ..NodeSummary::default()
+    }
+}

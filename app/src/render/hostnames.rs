@@ -1,0 +1,72 @@
+//! The `containers-by-hostname` view ("by DNS name"): containers grouped by their Docker
+//! hostname, one stacked node per hostname, connected as their containers are. Containers
+//! without a hostname are left out; pseudo nodes pass through.
+
+use std::collections::BTreeMap;
+
+use stormscope_shared::{Report, TopologyKind};
+
+use super::containers;
+use super::summary::NodeSummary;
+
+pub fn by_hostname(report: &Report) -> BTreeMap<String, NodeSummary> {
+    let topology = report.topology(TopologyKind::Container);
+    let containers = containers::containers(report);
+    let group_of = |id: &str| -> Option<String> {
+        let node = containers.get(id)?;
+        if node.pseudo {
+            return Some(id.to_owned());
+        }
+        topology
+            .nodes
+            .get(id)?
+            .latest_value("docker_container_hostname")
+            .map(str::to_owned)
+    };
+    let mut groups: BTreeMap<String, (NodeSummary, usize)> = BTreeMap::new();
+    for (id, container) in &containers {
+        let Some(group) = group_of(id) else { continue };
+        let (node, count) = groups.entry(group.clone()).or_insert_with(|| {
+            let node = if container.pseudo {
+                NodeSummary {
+                    adjacency: Default::default(),
+                    ..container.clone()
+                }
+            } else {
+                // `groupNodeSummary`: the hostname is label and rank, shaped as containers;
+                // a group shows no metadata, metrics or parents of its own.
+                NodeSummary {
+                    id: group.clone(),
+                    label: group.clone(),
+                    rank: group,
+                    shape: if topology.shape.is_empty() {
+                        "circle".into()
+                    } else {
+                        topology.shape.clone()
+                    },
+                    tag: topology.tag.clone(),
+                    stack: true,
+                    ..NodeSummary::default()
+                }
+            };
+            (node, 0)
+        });
+        *count += 1;
+        node.adjacency
+            .extend(container.adjacency.iter().filter_map(|to| group_of(to)));
+    }
+    groups
+        .into_iter()
+        .map(|(id, (mut node, count))| {
+            if !node.pseudo && !topology.label.is_empty() {
+                let noun = if count == 1 {
+                    &topology.label
+                } else {
+                    &topology.label_plural
+                };
+                node.label_minor = format!("{count} {noun}");
+            }
+            (id, node)
+        })
+        .collect()
+}

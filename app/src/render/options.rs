@@ -1,0 +1,490 @@
+//! Topology options (scope-compat.md §4.3): a request's option groups
+//! (`?system=all&stopped=both&pseudo=show`, `namespace=a,b`) become Scope's filters, applied to
+//! a rendered view before `FilterUnconnectedPseudo`, counting every node they drop.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use stormscope_shared::model::Node;
+use stormscope_shared::{Report, TopologyKind};
+
+use super::endpoints::{IN_INTERNET, OUT_INTERNET};
+use super::registry;
+use super::summary::NodeSummary;
+
+/// A request's query parameters, as Scope's option groups read them: the first value of each.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    values: BTreeMap<String, String>,
+}
+
+impl Options {
+    /// Parses `a=1&b=x%2Cy`; a repeated parameter keeps its first value, as Scope does.
+    pub fn from_query(query: &str) -> Self {
+        let mut values = BTreeMap::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            values.entry(decode(key)).or_insert_with(|| decode(value));
+        }
+        Options { values }
+    }
+
+    /// Scope applies option defaults only when a request carries some parameter (any: even
+    /// `timestamp` counts); a bare request gets the view with nothing filtered.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&str> {
+        self.values.get(id).map(String::as_str)
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte. A malformed
+/// escape is kept as written rather than failing the request.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| s.get(i + 1..i + 3))
+            .flatten()
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], escaped) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 2;
+            }
+            (b'+', None) => out.push(b' '),
+            (b, None) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A view rendered with a request's options.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rendered {
+    pub nodes: BTreeMap<String, NodeSummary>,
+    /// Nodes Scope counts as filtered out (its `Filtered`): by the options, by
+    /// `FilterUnconnectedPseudo`, and by the filters inside the containers and pods renderers.
+    pub filtered: usize,
+}
+
+/// Renders view `id` as Scope serves it for a request with `options`; `None` for an unknown
+/// view.
+pub fn render_with(report: &Report, view: &str, options: &Options) -> Option<Rendered> {
+    let mut nodes = super::unfiltered(report, view)?;
+    let mut filtered = dropped_inside(report, view);
+    if !options.is_empty() {
+        let groups = registry::applied_groups(report, view);
+        let chosen: Vec<Vec<&Choice>> = groups
+            .iter()
+            .filter_map(|g| g.chosen(options.get(g.id)))
+            .collect();
+        if !chosen.is_empty() {
+            let connected = connected(&nodes);
+            let images = images_by_group(report, view);
+            let keep: BTreeSet<String> = nodes
+                .iter()
+                .filter(|(id, node)| {
+                    let subject = Subject::of(report, view, id, node, &connected, &images);
+                    chosen
+                        .iter()
+                        .all(|group| group.iter().any(|c| c.accepts(&subject)))
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            filtered += nodes.len() - keep.len();
+            nodes.retain(|id, _| keep.contains(id));
+            for node in nodes.values_mut() {
+                node.adjacency.retain(|to| keep.contains(to));
+            }
+        }
+    }
+    let before = nodes.len();
+    let nodes = super::filter_unconnected_pseudo(nodes);
+    filtered += before - nodes.len();
+    Some(Rendered { nodes, filtered })
+}
+
+/// Nodes Scope's own renderers filter and count before any option applies: deleted containers
+/// (`ContainerRenderer`) and deleted pods (`PodRenderer`). Views grouping these drop the count,
+/// as Scope's maps do.
+fn dropped_inside(report: &Report, view: &str) -> usize {
+    let (kind, key) = match view {
+        "containers" => (TopologyKind::Container, "docker_container_state"),
+        "pods" if super::kubernetes::renders(report) => (
+            TopologyKind::Pod,
+            stormscope_shared::model::keys::KUBERNETES_STATE,
+        ),
+        _ => return 0,
+    };
+    report
+        .topology(kind)
+        .nodes
+        .values()
+        .filter(|n| n.latest_value(key) == Some("deleted"))
+        .count()
+}
+
+/// Ids of the nodes with an edge to or from another node (`ColorConnected`: edges to oneself
+/// do not count).
+pub(super) fn connected(nodes: &BTreeMap<String, NodeSummary>) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for (id, node) in nodes {
+        for to in node.adjacency.iter().filter(|to| *to != id) {
+            ids.insert(id.clone());
+            ids.insert(to.clone());
+        }
+    }
+    ids
+}
+
+/// Scope's `FilterUnconnectedPseudo`, without the count: the Internet's inbound-to-outbound edge
+/// goes first (an artefact of NAT and VIPs), then every pseudo node left unconnected.
+pub(super) fn without_unconnected_pseudo(
+    mut nodes: BTreeMap<String, NodeSummary>,
+) -> BTreeMap<String, NodeSummary> {
+    if let Some(inbound) = nodes.get_mut(IN_INTERNET) {
+        inbound.adjacency.remove(OUT_INTERNET);
+    }
+    let connected = connected(&nodes);
+    nodes.retain(|id, n| !n.pseudo || connected.contains(id));
+    nodes
+}
+
+/// An option group as `app/api_topologies.go` declares it, serialised as the UI reads it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Group {
+    pub id: &'static str,
+    #[serde(rename = "defaultValue")]
+    pub default: &'static str,
+    #[serde(rename = "options", skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<Choice>,
+    /// `"union"`: any number of comma-separated values, nodes matching any of them kept.
+    #[serde(rename = "selectType", skip_serializing_if = "str::is_empty")]
+    pub select_type: &'static str,
+    #[serde(rename = "noneLabel", skip_serializing_if = "str::is_empty")]
+    pub none_label: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    #[serde(skip)]
+    pub predicate: Predicate,
+    /// Whether the predicate judges pseudo nodes too; otherwise they always pass.
+    #[serde(skip)]
+    pub filter_pseudo: bool,
+}
+
+impl Choice {
+    pub fn new(value: &str, label: &str, predicate: Predicate, filter_pseudo: bool) -> Self {
+        Choice {
+            value: value.to_owned(),
+            label: label.to_owned(),
+            predicate,
+            filter_pseudo,
+        }
+    }
+
+    fn accepts(&self, subject: &Subject) -> bool {
+        match self.predicate {
+            Predicate::All => true,
+            _ if subject.pseudo && !self.filter_pseudo => true,
+            ref p => p.holds(subject),
+        }
+    }
+}
+
+impl Group {
+    /// The choices a request's value selects. A value naming no choice falls back to the
+    /// group's default (Scope would apply no filter for that group instead); `None` when even
+    /// the default selects nothing, as the namespace groups' empty default does.
+    fn chosen(&self, given: Option<&str>) -> Option<Vec<&Choice>> {
+        let pick = |value: &str| -> Vec<&Choice> {
+            let values: Vec<&str> = if self.select_type == "union" {
+                value.split(',').collect()
+            } else {
+                vec![value]
+            };
+            self.choices
+                .iter()
+                .filter(|c| values.contains(&c.value.as_str()))
+                .collect()
+        };
+        let mut chosen = given.map(pick).unwrap_or_default();
+        if chosen.is_empty() {
+            chosen = pick(self.default);
+        }
+        (!chosen.is_empty()).then_some(chosen)
+    }
+}
+
+/// Scope's `FilterFunc`s the option groups use (`render/filters.go`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Predicate {
+    All,
+    NotPseudo,
+    Connected,
+    Application,
+    System,
+    Running,
+    Stopped,
+    /// Everything but persistent volumes, their claims and storage classes.
+    PodComponent,
+    /// Everything but volume snapshots and their data.
+    NonSnapshot,
+    Namespace(String),
+}
+
+/// Swarm services outside a stack; Scope's namespace filter lets them through when they lack
+/// a namespace altogether.
+pub const NO_STACK: &str = "No Stack";
+
+const SYSTEM_CONTAINER_NAMES: [&str; 6] = [
+    "weavescope",
+    "weavedns",
+    "weave",
+    "weaveproxy",
+    "weaveexec",
+    "ecs-agent",
+];
+
+const SYSTEM_IMAGE_PREFIXES: [&str; 9] = [
+    "swarm",
+    "weaveworks/scope",
+    "weaveworks/weavedns",
+    "weaveworks/weave",
+    "weaveworks/weaveproxy",
+    "weaveworks/weaveexec",
+    "amazon/amazon-ecs-agent",
+    "openshift/origin-pod",
+    "docker.io/openshift/origin-pod",
+];
+
+pub(super) fn is_pause_image(name: &str) -> bool {
+    ["google_containers/pause", "k8s.gcr.io/pause", "eks/pause"]
+        .iter()
+        .any(|p| name.contains(p))
+}
+
+impl Predicate {
+    fn holds(&self, s: &Subject) -> bool {
+        match self {
+            Predicate::All => true,
+            Predicate::NotPseudo => {
+                !s.pseudo
+                    || s.id == IN_INTERNET
+                    || s.id == OUT_INTERNET
+                    || s.id.starts_with("pseudo:service:")
+            }
+            Predicate::Connected => s.connected,
+            Predicate::Application => is_application(s),
+            Predicate::System => !is_application(s),
+            Predicate::Running => is_running(s),
+            Predicate::Stopped => !is_running(s),
+            Predicate::PodComponent => !matches!(
+                s.topology,
+                "persistent_volume" | "persistent_volume_claim" | "storage_class"
+            ),
+            Predicate::NonSnapshot => {
+                !matches!(s.topology, "volume_snapshot" | "volume_snapshot_data")
+            }
+            Predicate::Namespace(ns) => {
+                let got = [
+                    "kubernetes_namespace",
+                    "docker_label_io.kubernetes.pod.namespace",
+                    "stack_namespace",
+                    "docker_label_com.docker.stack.namespace",
+                ]
+                .iter()
+                .find_map(|k| s.latest(k))
+                .unwrap_or_default();
+                (ns == NO_STACK && got.is_empty()) || ns == got
+            }
+        }
+    }
+}
+
+fn is_running(s: &Subject) -> bool {
+    s.latest("docker_container_state")
+        .is_none_or(|state| matches!(state, "running" | "restarting" | "paused"))
+}
+
+fn is_application(s: &Subject) -> bool {
+    let name = s.latest("docker_container_name").unwrap_or_default();
+    let image = s.latest("docker_image_name").unwrap_or_default();
+    let prefix = image.split(':').next().unwrap_or_default();
+    let label = |key: &str| s.latest(key).unwrap_or_default();
+    !(SYSTEM_CONTAINER_NAMES.contains(&name)
+        || SYSTEM_IMAGE_PREFIXES.contains(&prefix)
+        || is_pause_image(prefix)
+        || label("docker_label_works.weave.role") == "system"
+        || label("docker_image_label_works.weave.role") == "system"
+        || label("docker_label_io.kubernetes.pod.namespace") == "kube-system"
+        || label("docker_label_io.kubernetes.pod.name").starts_with("kube-system/"))
+}
+
+/// What Scope's filters see of a rendered node: its topology and the `latest` map the rendered
+/// node carries. A container carries its image's name, tag and role label
+/// (`ContainerWithImageNameRenderer`); group nodes carry nothing.
+struct Subject<'a> {
+    id: &'a str,
+    pseudo: bool,
+    topology: &'a str,
+    connected: bool,
+    node: Option<&'a Node>,
+    image: Option<&'a Node>,
+}
+
+/// The report topologies a view's non-pseudo nodes come from, in lookup order.
+fn source_kinds(view: &str) -> &'static [TopologyKind] {
+    use TopologyKind::*;
+    match view {
+        "processes" => &[Process],
+        "containers" => &[Container],
+        "containers-by-image" => &[ContainerImage],
+        "pods" => &[
+            Pod,
+            PersistentVolume,
+            PersistentVolumeClaim,
+            StorageClass,
+            VolumeSnapshot,
+            VolumeSnapshotData,
+        ],
+        "kube-controllers" => &[Deployment, DaemonSet, StatefulSet, CronJob, Job],
+        "services" => &[Service],
+        "ecs-tasks" => &[EcsTask],
+        "ecs-services" => &[EcsService],
+        "swarm-services" => &[SwarmService],
+        "hosts" => &[Host],
+        "weave" => &[Overlay],
+        // Grouped views (by name, by hostname) render nodes with an empty `latest`.
+        _ => &[],
+    }
+}
+
+/// For the containers-by-image view, one image node per image group, as Scope's group node
+/// carries the `latest` of one of its images.
+fn images_by_group<'a>(report: &'a Report, view: &str) -> BTreeMap<String, &'a Node> {
+    let mut images = BTreeMap::new();
+    if view != "containers-by-image" {
+        return images;
+    }
+    for image in report.topology(TopologyKind::ContainerImage).nodes.values() {
+        if let Some(name) = image.latest_value("docker_image_name") {
+            let group = format!(
+                "{};<container_image>",
+                super::containers::split_image_name(name).0
+            );
+            images.entry(group).or_insert(image);
+        }
+    }
+    images
+}
+
+impl<'a> Subject<'a> {
+    fn of(
+        report: &'a Report,
+        view: &str,
+        id: &'a str,
+        summary: &NodeSummary,
+        connected: &BTreeSet<String>,
+        images: &BTreeMap<String, &'a Node>,
+    ) -> Self {
+        let mut subject = Subject {
+            id,
+            pseudo: summary.pseudo,
+            topology: if summary.pseudo { "pseudo" } else { "" },
+            connected: connected.contains(id),
+            node: None,
+            image: None,
+        };
+        if summary.pseudo {
+            return subject;
+        }
+        if view == "containers-by-image" {
+            subject.topology = TopologyKind::ContainerImage.name();
+            subject.node = images.get(id).copied();
+            return subject;
+        }
+        for kind in source_kinds(view) {
+            if let Some(node) = report.topology(*kind).nodes.get(id) {
+                subject.topology = kind.name();
+                subject.node = Some(node);
+                break;
+            }
+        }
+        if view == "containers" {
+            subject.image = subject
+                .node
+                .and_then(|c| c.latest_value("docker_image_id"))
+                .and_then(|image| {
+                    report
+                        .topology(TopologyKind::ContainerImage)
+                        .nodes
+                        .get(&format!("{image};<container_image>"))
+                });
+        }
+        subject
+    }
+
+    fn latest(&self, key: &str) -> Option<&'a str> {
+        const FROM_IMAGE: [&str; 3] = [
+            "docker_image_name",
+            "docker_image_tag",
+            "docker_image_label_works.weave.role",
+        ];
+        if FROM_IMAGE.contains(&key)
+            && let Some(value) = self.image.and_then(|i| i.latest_value(key))
+        {
+            return Some(value);
+        }
+        self.node.and_then(|n| n.latest_value(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_and_keep_the_first_value() {
+        let o = Options::from_query("namespace=a%2Cb&system=all&system=system&q=x+y&flag");
+        assert_eq!(o.get("namespace"), Some("a,b"));
+        assert_eq!(o.get("system"), Some("all"));
+        assert_eq!(o.get("q"), Some("x y"));
+        assert_eq!(o.get("flag"), Some(""));
+        assert!(Options::from_query("").is_empty());
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz%41%+1"), "%zzA% 1");
+    }
+
+    #[test]
+    fn unknown_values_fall_back_to_the_default_and_unions_split() {
+        let group = Group {
+            id: "namespace",
+            default: "",
+            choices: vec![
+                Choice::new("a", "a", Predicate::Namespace("a".into()), false),
+                Choice::new("b", "b", Predicate::Namespace("b".into()), false),
+            ],
+            select_type: "union",
+            none_label: "All Namespaces",
+        };
+        let values = |v: Option<&str>| {
+            group
+                .chosen(v)
+                .map(|c| c.iter().map(|c| c.value.clone()).collect::<Vec<_>>())
+        };
+        assert_eq!(values(Some("b,zz,a")), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(values(Some("zz")), None);
+        assert_eq!(values(None), None);
+    }
+}
