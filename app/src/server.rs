@@ -3,10 +3,11 @@
 
 use std::future::Future;
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::{HttpServer, web};
 use stormscope_shared::report_cache::ReportCache;
-use stormscope_shared::storage::{Health, StorageError, builder};
+use stormscope_shared::storage::{Health, Storage, StorageError, builder};
 
 use crate::config::AppConfig;
 use crate::decoded_cache::DecodedCache;
@@ -19,6 +20,15 @@ pub struct App {
 
 impl App {
     pub fn start(config: AppConfig) -> Result<App, StorageError> {
+        Self::start_with_cache(config, None)
+    }
+
+    /// As [`App::start`], reading `cache` (written by an in-process collector) instead of the
+    /// one the config names.
+    pub fn start_with_cache(
+        config: AppConfig,
+        cache: Option<Arc<dyn Storage>>,
+    ) -> Result<App, StorageError> {
         let health = Health::new();
         let object_store = builder::object_store(
             &config.object_store,
@@ -26,12 +36,16 @@ impl App {
             &config.s3_options,
             &health,
         )?;
-        let cache = builder::cache(
-            &config.memcached,
-            config.memcached_config.clone(),
-            64 << 20,
-            &health,
-        );
+        let shared_cache = cache.is_some() || !config.memcached.is_empty();
+        let cache = match cache {
+            Some(shared) => builder::instrumented(shared, &health),
+            None => builder::cache(
+                &config.memcached,
+                config.memcached_config.clone(),
+                64 << 20,
+                &health,
+            ),
+        };
         let reader = WindowReader {
             cache: ReportCache::new(cache, config.cache_ttl),
             object_store,
@@ -39,7 +53,7 @@ impl App {
             cache_ttl: config.cache_ttl,
             max_flush_lag: config.max_flush_lag,
             limits: config.limits.clone(),
-            shared_cache: !config.memcached.is_empty(),
+            shared_cache,
         };
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_owned())
@@ -55,22 +69,27 @@ impl App {
         Ok(App { state })
     }
 
+    /// The app's routes and state, for an actix `App` of one's own (the standalone process
+    /// serves the collector and the app on one listener).
+    pub fn configure(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+        let state = self.state.clone();
+        move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(state.clone()).configure(http::configure);
+        }
+    }
+
     pub async fn run(
         self,
         listener: TcpListener,
         workers: usize,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
-        let state = self.state.clone();
-        let server = HttpServer::new(move || {
-            actix_web::App::new()
-                .app_data(state.clone())
-                .configure(http::configure)
-        })
-        .workers(workers.max(1))
-        .disable_signals()
-        .listen(listener)?
-        .run();
+        let configure = self.configure();
+        let server = HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+            .workers(workers.max(1))
+            .disable_signals()
+            .listen(listener)?
+            .run();
         let handle = server.handle();
         let serving = tokio::spawn(server);
         shutdown.await;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer, web};
 use stormscope_shared::report_cache::ReportCache;
 use stormscope_shared::retry::Retry;
-use stormscope_shared::storage::{Health, builder};
+use stormscope_shared::storage::{Health, Storage, builder};
 use stormscope_shared::time::Timestamp;
 use tokio::task::JoinHandle;
 
@@ -38,6 +38,15 @@ pub struct Collector {
 
 impl Collector {
     pub async fn start(config: CollectorConfig) -> Result<Collector, StartError> {
+        Self::start_with_cache(config, None).await
+    }
+
+    /// As [`Collector::start`], writing to `cache` instead of the one the config names: an
+    /// in-process cache shared with an in-process app (`stormscope standalone`).
+    pub async fn start_with_cache(
+        config: CollectorConfig,
+        cache: Option<Arc<dyn Storage>>,
+    ) -> Result<Collector, StartError> {
         crate::telemetry::prometheus();
         let health = Health::new();
         let object_store = builder::object_store(
@@ -46,12 +55,15 @@ impl Collector {
             &config.s3_options,
             &health,
         )?;
-        let cache_storage = builder::cache(
-            &config.memcached,
-            config.memcached_config.clone(),
-            config.local_cache_bytes,
-            &health,
-        );
+        let cache_storage = match cache {
+            Some(shared) => builder::instrumented(shared, &health),
+            None => builder::cache(
+                &config.memcached,
+                config.memcached_config.clone(),
+                config.local_cache_bytes,
+                &health,
+            ),
+        };
         let cache = ReportCache::new(cache_storage, config.cache_ttl);
 
         let spool_config = SpoolConfig {
@@ -119,38 +131,50 @@ impl Collector {
         &self.state
     }
 
+    /// The collector's routes and state, for an actix `App` of one's own (the standalone
+    /// process serves the collector and the app on one listener).
+    pub fn configure(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+        let state = self.state.clone();
+        move |cfg: &mut web::ServiceConfig| {
+            let limit = state.config.limits.max_compressed_bytes;
+            cfg.app_data(state.clone())
+                .app_data(web::PayloadConfig::new(limit))
+                .configure(http::configure);
+        }
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish,
-    /// and tries to drain the write-behind for a few seconds (the spool keeps the rest).
+    /// and drains the write-behind ([`Collector::stop`]).
     pub async fn run(
         self,
         listener: TcpListener,
         workers: usize,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), StartError> {
-        let state = self.state.clone();
-        let limit = state.config.limits.max_compressed_bytes;
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(web::PayloadConfig::new(limit))
-                .configure(http::configure)
-        })
-        .workers(workers.max(1))
-        .disable_signals()
-        .listen(listener)?
-        .run();
+        let configure = self.configure();
+        let server = HttpServer::new(move || App::new().configure(configure.clone()))
+            .workers(workers.max(1))
+            .disable_signals()
+            .listen(listener)?
+            .run();
         let handle = server.handle();
         let serving = tokio::spawn(server);
         shutdown.await;
         handle.stop(true).await;
         let _ = serving.await;
+        self.stop().await;
+        Ok(())
+    }
+
+    /// Tries to drain the write-behind for a few seconds (the spool keeps the rest for the
+    /// next start), then stops the background tasks.
+    pub async fn stop(self) {
         if !self.state.write_behind.drain(Duration::from_secs(5)).await {
             tracing::warn!(backlog = ?self.state.write_behind.backlog(), "stopping with a backlog; the spool keeps it for the next start");
         }
         for task in &self.tasks {
             task.abort();
         }
-        Ok(())
     }
 }
 

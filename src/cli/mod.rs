@@ -6,6 +6,7 @@ mod common;
 mod loadgen;
 mod probe;
 mod report;
+mod standalone;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Everything in one process on 127.0.0.1:4040: the collector, the app and a local probe
+    /// of this host, with embedded storage in --data-dir. Start here.
+    Standalone(standalone::StandaloneArgs),
     /// Look into and convert report files (probe bodies, `/api/report` downloads).
     #[command(subcommand)]
     Report(report::ReportCommand),
@@ -39,6 +43,7 @@ enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Standalone(args) => standalone::run(args),
         Command::Report(cmd) => report::run(cmd),
         Command::Collector(args) => collector::run(args),
         Command::App(args) => app::run(args),

@@ -33,7 +33,8 @@ pub struct AppState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api", web::get().to(raw::details))
+    cfg.route("/", web::get().to(index))
+        .route("/api", web::get().to(raw::details))
         .route("/api/report", web::get().to(raw::report))
         .route("/api/probes", web::get().to(raw::probes))
         .route("/api/topology", web::get().to(topologies::topologies))
@@ -53,6 +54,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/readyz",
             web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
         );
+}
+
+/// Until the browser UI is embedded: a page that says what this is and links the API.
+async fn index() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("index.html"))
 }
 
 /// Every way a query can be refused, and the one place that maps them to HTTP.

@@ -48,5 +48,11 @@ pub fn cache(
         let client: Arc<dyn Storage> = Arc::new(MemcachedStorage::new(servers.to_vec(), config));
         Arc::new(TimeoutRetry::new(client, deadline, Retry::NONE))
     };
+    instrumented(backend, health)
+}
+
+/// A cache backend with metrics and health, as [`cache`] builds it; for a backend shared by
+/// an in-process collector and app.
+pub fn instrumented(backend: Arc<dyn Storage>, health: &Health) -> Arc<dyn Storage> {
     Arc::new(Instrumented::new(backend, health.clone()))
 }
