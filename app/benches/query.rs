@@ -54,10 +54,10 @@ fn query_benches(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let live = LiveWindows::default();
-                live.merged(&tenant, &keyed[..keyed.len() - 1]);
+                live.merged(&tenant, &keyed[..keyed.len() - 1], 0);
                 live
             },
-            |live| live.merged(&tenant, &keyed),
+            |live| live.merged(&tenant, &keyed, 0),
             criterion::BatchSize::PerIteration,
         )
     });

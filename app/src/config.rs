@@ -44,7 +44,7 @@ impl AppConfig {
             cache_ttl: Duration::from_secs(300),
             window: Duration::from_secs(15),
             max_flush_lag: Duration::from_secs(3600),
-            decoded_reports: 2000,
+            decoded_reports: 600,
             merged_quanta: 50,
             tenancy: Tenancy::Single,
             limits: Limits::default(),

@@ -19,8 +19,11 @@ use std::time::{Duration, Instant};
 
 use stormscope_shared::merge::fast_merge;
 use stormscope_shared::model::Node;
+use stormscope_shared::report_cache::report_time_ms;
 use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::{Report, TopologyKind};
+
+use crate::quanta::QUANTUM_MS;
 
 /// A window merged: the report (part-merged nodes removed), the keys it holds, and the
 /// part-merged nodes waiting for their full node.
@@ -109,21 +112,34 @@ pub struct LiveWindows {
 const IDLE: Duration = Duration::from_secs(60);
 
 impl LiveWindows {
-    /// The merged window of `reports` (the current window of `tenant`, oldest first).
-    pub fn merged(&self, tenant: &TenantId, reports: &[(String, Arc<Report>)]) -> Arc<Report> {
+    /// The merged window of `reports` (the current window of `tenant`, oldest first, starting
+    /// at `start_ms`).
+    pub fn merged(
+        &self,
+        tenant: &TenantId,
+        reports: &[(String, Arc<Report>)],
+        start_ms: i64,
+    ) -> Arc<Report> {
         let live = self.tenant(tenant);
         let mut guard = live.merged.lock().expect("live window lock");
         let current: HashSet<&str> = reports.iter().map(|(k, _)| k.as_str()).collect();
-        let stale = guard.as_ref().map_or(usize::MAX, |m| {
-            m.keys
+        let (held, stale, overdue) = guard.as_ref().map_or((0, 0, true), |m| {
+            let gone: Vec<&String> = m
+                .keys
                 .iter()
                 .filter(|k| !current.contains(k.as_str()))
-                .count()
+                .collect();
+            // Reports leave the window continuously; rebuilding for each would keep a core
+            // merging. Like Scope's 3-second quanta, the answer may hold up to one quantum
+            // of reports older than the window before they are dropped.
+            let overdue = gone
+                .iter()
+                .any(|k| report_time_ms(k).is_none_or(|t| t < start_ms - QUANTUM_MS));
+            (m.keys.len(), gone.len(), overdue)
         });
-        let held = guard.as_ref().map_or(0, |m| m.keys.len());
-        if stale == usize::MAX || stale * 2 > held {
+        if guard.is_none() || stale * 2 > held {
             *guard = Some(Merged::build(reports));
-        } else if stale > 0 && !live.rebuilding.swap(true, Ordering::AcqRel) {
+        } else if overdue && !live.rebuilding.swap(true, Ordering::AcqRel) {
             let live = live.clone();
             let reports = reports.to_vec();
             std::thread::spawn(move || {
@@ -163,12 +179,25 @@ mod tests {
 
     use super::*;
 
+    /// Reports keyed as the collector keys them, one second apart from `T0`.
     fn keyed(reports: Vec<Report>) -> Vec<(String, Arc<Report>)> {
+        let tenant = TenantId::new("t").unwrap();
         reports
             .into_iter()
             .enumerate()
-            .map(|(i, r)| (format!("k{i}"), Arc::new(r)))
+            .map(|(i, r)| {
+                let key =
+                    stormscope_shared::keys::report_key(&tenant, T0 + i as i64 * 1000, "c", 0);
+                (key, Arc::new(r))
+            })
             .collect()
+    }
+
+    const T0: i64 = 1_764_162_000_000;
+
+    /// The start of a window whose oldest report is report `first`.
+    fn start(first: usize) -> i64 {
+        T0 + first as i64 * 1000
     }
 
     fn from_scratch(reports: &[(String, Arc<Report>)]) -> Report {
@@ -198,7 +227,7 @@ mod tests {
         let tenant = TenantId::new("t").unwrap();
         // Start with the first two, then add one report per query.
         for end in 2..=reports.len() {
-            let ours = live.merged(&tenant, &reports[..end]);
+            let ours = live.merged(&tenant, &reports[..end], start(0));
             let expected = from_scratch(&reports[..end]);
             for ((kind, a), (_, b)) in ours.topologies().zip(expected.topologies()) {
                 assert_eq!(a.nodes, b.nodes, "{kind:?} after {end} reports");
@@ -213,7 +242,7 @@ mod tests {
         let reports = keyed(vec![demo[3].clone(), demo[4].clone(), demo[6].clone()]);
         let live = LiveWindows::default();
         let tenant = TenantId::new("t").unwrap();
-        let partial = live.merged(&tenant, &reports[..2]);
+        let partial = live.merged(&tenant, &reports[..2], start(0));
         assert!(
             partial
                 .topology(TopologyKind::Process)
@@ -222,7 +251,7 @@ mod tests {
                 .all(|n| !n.topology.is_empty()),
             "no part-merged node is rendered"
         );
-        let full = live.merged(&tenant, &reports);
+        let full = live.merged(&tenant, &reports, start(0));
         assert_eq!(
             full.topology(TopologyKind::Process).nodes,
             from_scratch(&reports).topology(TopologyKind::Process).nodes
@@ -244,18 +273,20 @@ mod tests {
                 .collect(),
         );
         let live = LiveWindows::default();
-        live.merged(&tenant, &reports);
+        live.merged(&tenant, &reports, start(0));
         // Most of the window left it: rebuilt before answering.
-        let answer = live.merged(&tenant, &reports[4..]);
+        let answer = live.merged(&tenant, &reports[4..], start(4));
         assert_eq!(answer.topology(TopologyKind::Host).nodes.len(), 2);
-        // One report left: answered at once, then rebuilt in the background.
-        let now = live.merged(&tenant, &reports[..]);
+        let now = live.merged(&tenant, &reports[..], start(0));
         assert_eq!(now.topology(TopologyKind::Host).nodes.len(), 6);
-        live.merged(&tenant, &reports[1..]);
+        // One report just left: kept for up to a quantum rather than rebuilding at once.
+        let kept = live.merged(&tenant, &reports[1..], start(1));
+        assert_eq!(kept.topology(TopologyKind::Host).nodes.len(), 6);
+        // More than a quantum past the window: answered at once, rebuilt in the background.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let hosts = live
-                .merged(&tenant, &reports[1..])
+                .merged(&tenant, &reports[1..], start(5))
                 .topology(TopologyKind::Host)
                 .nodes
                 .len();
@@ -271,8 +302,8 @@ mod tests {
     fn tenants_do_not_share_live_state() {
         let reports = keyed(demo());
         let live = LiveWindows::default();
-        let a = live.merged(&TenantId::new("a").unwrap(), &reports);
-        let b = live.merged(&TenantId::new("b").unwrap(), &[]);
+        let a = live.merged(&TenantId::new("a").unwrap(), &reports, start(0));
+        let b = live.merged(&TenantId::new("b").unwrap(), &[], start(0));
         assert!(!a.topology(TopologyKind::Host).nodes.is_empty());
         assert!(b.topology(TopologyKind::Host).nodes.is_empty());
     }

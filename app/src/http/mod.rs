@@ -155,7 +155,11 @@ async fn snapshot(req: &HttpRequest, state: &AppState) -> Result<Snapshot, Query
     let window = state.reader.read(&tenant, end, state.window).await;
     let live = end >= Timestamp::now().unix_millis() - crate::quanta::QUANTUM_MS;
     let report = if live {
-        state.live.merged(&tenant, &window.reports)
+        state.live.merged(
+            &tenant,
+            &window.reports,
+            end - state.window.as_millis() as i64,
+        )
     } else {
         let mut report = state.quanta.merge(&tenant, end, &window.reports);
         report.remove_part_merged_nodes();

@@ -1,5 +1,8 @@
 //! `stormscope loadgen`: many simulated probes posting to a collector, for benchmarks and
-//! soak tests. Bounded by `--duration`; it talks only to the `--target` it is given.
+//! soak tests. Bounded by `--duration`; it talks only to the `--target` it is given (and the
+//! app named by `--query`, which it queries while posting).
+
+mod query;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -48,6 +51,22 @@ pub struct LoadgenArgs {
     /// A process to report the memory of (the collector's pid): peak and current RSS.
     #[arg(long)]
     watch_pid: Option<u32>,
+    /// An app's base URL to query while posting, one request after another.
+    #[arg(long)]
+    query: Option<String>,
+    /// The paths to query in turn.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "/api/topology/processes,/api/topology/hosts"
+    )]
+    query_path: Vec<String>,
+    /// Post this long before querying, so the app's window is full.
+    #[arg(long, value_parser = duration, default_value = "15s")]
+    query_warmup: Duration,
+    /// The app's pid, to report its memory.
+    #[arg(long)]
+    query_pid: Option<u32>,
 }
 
 #[derive(Default)]
@@ -160,6 +179,16 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
     let deadline = started + args.duration;
     let interval = (args.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / args.rate));
     let mut next_progress = started + Duration::from_secs(1);
+    let querying = args.query.clone().map(|app| {
+        tokio::spawn(query::run(query::QueryPlan {
+            app,
+            paths: args.query_path.clone(),
+            tenant: args.tenant.clone().map(|t| (args.tenant_header.clone(), t)),
+            warmup: args.query_warmup,
+            until: deadline,
+            app_pid: args.query_pid,
+        }))
+    });
     let mut peak_rss = 0;
     let mut sent = 0usize;
     while Instant::now() < deadline {
@@ -228,6 +257,11 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
     // Let requests in flight finish so every sent report is counted.
     let _ = permits.acquire_many(args.concurrency.max(1) as u32).await?;
     let elapsed = started.elapsed();
+    if let Some(querying) = querying {
+        for line in querying.await? {
+            println!("{line}");
+        }
+    }
     let s = stats.lock().expect("stats lock");
     println!("{}", summary_line(&s, elapsed));
     if let Some(pid) = args.watch_pid {

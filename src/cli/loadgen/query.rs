@@ -1,0 +1,107 @@
+//! `stormscope loadgen --query APP`: while the probes post, one client queries the app's views
+//! back to back, so each query finds reports that arrived since the one before, and reports
+//! each view's latency and the app's memory.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// What to query and for how long.
+pub struct QueryPlan {
+    pub app: String,
+    pub paths: Vec<String>,
+    pub tenant: Option<(String, String)>,
+    /// Posting alone this long first, so the window is full when querying starts.
+    pub warmup: Duration,
+    pub until: Instant,
+    pub app_pid: Option<u32>,
+}
+
+#[derive(Default)]
+struct PathStats {
+    latencies_us: Vec<u64>,
+    failures: BTreeMap<String, u64>,
+    degraded: u64,
+    last_body: bytes::Bytes,
+}
+
+/// Runs the query loop to `plan.until`; returns the lines to print.
+pub async fn run(plan: QueryPlan) -> Vec<String> {
+    tokio::time::sleep(plan.warmup).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client");
+    let mut stats: BTreeMap<&str, PathStats> = BTreeMap::new();
+    let mut peak_rss = 0;
+    while Instant::now() < plan.until {
+        for path in &plan.paths {
+            let mut request = client.get(format!("{}{path}", plan.app.trim_end_matches('/')));
+            if let Some((name, value)) = &plan.tenant {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            let started = Instant::now();
+            let outcome = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let degraded = response.headers().contains_key("x-stormscope-degraded");
+                    response.bytes().await.map(|b| (status, degraded, b))
+                }
+                Err(e) => Err(e),
+            };
+            let elapsed = started.elapsed();
+            let s = stats.entry(path).or_default();
+            match outcome {
+                Ok((status, degraded, body)) if status.is_success() => {
+                    s.latencies_us.push(elapsed.as_micros() as u64);
+                    s.degraded += u64::from(degraded);
+                    // Parsed once at the end: parsing every answer would take the CPU the
+                    // app is being measured on.
+                    s.last_body = body;
+                }
+                Ok((status, _, _)) => {
+                    *s.failures.entry(status.as_str().to_owned()).or_default() += 1
+                }
+                Err(e) => *s.failures.entry(e.to_string()).or_default() += 1,
+            }
+        }
+        if let Some(pid) = plan.app_pid {
+            peak_rss = peak_rss.max(super::rss_kib(pid, "VmRSS").unwrap_or(0));
+        }
+    }
+    let mut lines: Vec<String> = stats
+        .iter()
+        .map(|(path, s)| {
+            let mut sorted = s.latencies_us.clone();
+            sorted.sort_unstable();
+            let pct = |p: f64| {
+                sorted
+                    .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+                    .map_or(0.0, |&us| us as f64 / 1000.0)
+            };
+            let nodes = serde_json::from_slice::<serde_json::Value>(&s.last_body)
+                .ok()
+                .and_then(|v| v["nodes"].as_object().map(|n| n.len()))
+                .unwrap_or(0);
+            format!(
+                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms nodes={} body={:.1}MiB degraded={} failures={:?}",
+                sorted.len(),
+                pct(0.5),
+                pct(0.9),
+                pct(0.99),
+                sorted.last().map_or(0.0, |&us| us as f64 / 1000.0),
+                nodes,
+                s.last_body.len() as f64 / (1 << 20) as f64,
+                s.degraded,
+                s.failures
+            )
+        })
+        .collect();
+    if let Some(pid) = plan.app_pid {
+        lines.push(format!(
+            "app pid {pid}: peak RSS {:.1} MiB (VmHWM {:.1} MiB)",
+            peak_rss as f64 / 1024.0,
+            super::rss_kib(pid, "VmHWM").unwrap_or(0) as f64 / 1024.0
+        ));
+    }
+    lines
+}
