@@ -29,6 +29,7 @@ impl App {
         config: AppConfig,
         cache: Option<Arc<dyn Storage>>,
     ) -> Result<App, StorageError> {
+        stormscope_shared::telemetry::prometheus();
         let health = Health::new();
         let object_store = builder::object_store(
             &config.object_store,

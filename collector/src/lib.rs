@@ -8,7 +8,7 @@ pub mod http;
 pub mod server;
 pub mod spool;
 pub mod state;
-pub mod telemetry;
+pub use stormscope_shared::telemetry;
 pub mod write_behind;
 
 pub use config::CollectorConfig;

@@ -16,6 +16,8 @@ pub mod segment;
 #[cfg(feature = "storage")]
 pub mod storage;
 pub mod synth;
+#[cfg(feature = "storage")]
+pub mod telemetry;
 pub mod tenancy;
 pub mod time;
 pub mod upgrade;

@@ -51,6 +51,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
         )
         .route(
+            "/metrics",
+            web::get().to(|| async {
+                HttpResponse::Ok()
+                    .content_type("text/plain; version=0.0.4")
+                    .body(stormscope_shared::telemetry::render())
+            }),
+        )
+        .route(
             "/readyz",
             web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
         );

@@ -17,15 +17,25 @@ pub async fn topology(
     if !render::VIEWS.contains(&view.as_str()) {
         return Err(QueryError::UnknownTopology(view));
     }
+    let started = std::time::Instant::now();
     let snapshot = snapshot(&req, &state).await?;
     let options = Options::from_query(req.query_string());
     let nodes = render::render_with(&snapshot.report, &view, &options)
         .expect("a known view renders")
         .nodes;
     let body = render::view_body(&nodes, &snapshot.degraded);
+    let elapsed = started.elapsed();
+    metrics::histogram!("stormscope_app_query_seconds", "route" => "topology", "view" => view)
+        .record(elapsed.as_secs_f64());
     Ok(flagged(
         HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-cache"))
+            // How long the answer took to make, for clients and load tests to tell it from
+            // the time spent moving it.
+            .insert_header((
+                "Server-Timing",
+                format!("app;dur={:.1}", elapsed.as_secs_f64() * 1000.0),
+            ))
             .content_type("application/json")
             .body(body),
         &snapshot.degraded,

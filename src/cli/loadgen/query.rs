@@ -19,6 +19,8 @@ pub struct QueryPlan {
 #[derive(Default)]
 struct PathStats {
     latencies_us: Vec<u64>,
+    /// What the app says it took (`Server-Timing: app;dur=`), without moving the body.
+    server_us: Vec<u64>,
     failures: BTreeMap<String, u64>,
     degraded: u64,
     last_body: bytes::Bytes,
@@ -44,21 +46,32 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
                 Ok(response) => {
                     let status = response.status();
                     let degraded = response.headers().contains_key("x-stormscope-degraded");
-                    response.bytes().await.map(|b| (status, degraded, b))
+                    let server_ms = response
+                        .headers()
+                        .get("server-timing")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.split("dur=").nth(1)?.parse::<f64>().ok());
+                    response
+                        .bytes()
+                        .await
+                        .map(|b| (status, degraded, server_ms, b))
                 }
                 Err(e) => Err(e),
             };
             let elapsed = started.elapsed();
             let s = stats.entry(path).or_default();
             match outcome {
-                Ok((status, degraded, body)) if status.is_success() => {
+                Ok((status, degraded, server_ms, body)) if status.is_success() => {
                     s.latencies_us.push(elapsed.as_micros() as u64);
+                    if let Some(ms) = server_ms {
+                        s.server_us.push((ms * 1000.0) as u64);
+                    }
                     s.degraded += u64::from(degraded);
                     // Parsed once at the end: parsing every answer would take the CPU the
                     // app is being measured on.
                     s.last_body = body;
                 }
-                Ok((status, _, _)) => {
+                Ok((status, _, _, _)) => {
                     *s.failures.entry(status.as_str().to_owned()).or_default() += 1
                 }
                 Err(e) => *s.failures.entry(e.to_string()).or_default() += 1,
@@ -71,24 +84,21 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
     let mut lines: Vec<String> = stats
         .iter()
         .map(|(path, s)| {
-            let mut sorted = s.latencies_us.clone();
-            sorted.sort_unstable();
-            let pct = |p: f64| {
-                sorted
-                    .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-                    .map_or(0.0, |&us| us as f64 / 1000.0)
-            };
+            let sorted = sorted_ms(&s.latencies_us);
+            let server = sorted_ms(&s.server_us);
             let nodes = serde_json::from_slice::<serde_json::Value>(&s.last_body)
                 .ok()
                 .and_then(|v| v["nodes"].as_object().map(|n| n.len()))
                 .unwrap_or(0);
             format!(
-                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms nodes={} body={:.1}MiB degraded={} failures={:?}",
+                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms (in the app: p50={:.1}ms p99={:.1}ms) nodes={} body={:.1}MiB degraded={} failures={:?}",
                 sorted.len(),
-                pct(0.5),
-                pct(0.9),
-                pct(0.99),
-                sorted.last().map_or(0.0, |&us| us as f64 / 1000.0),
+                pct(&sorted, 0.5),
+                pct(&sorted, 0.9),
+                pct(&sorted, 0.99),
+                sorted.last().copied().unwrap_or(0.0),
+                pct(&server, 0.5),
+                pct(&server, 0.99),
                 nodes,
                 s.last_body.len() as f64 / (1 << 20) as f64,
                 s.degraded,
@@ -104,4 +114,17 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
         ));
     }
     lines
+}
+
+fn sorted_ms(us: &[u64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = us.iter().map(|&us| us as f64 / 1000.0).collect();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0)
 }
