@@ -1,105 +1,16 @@
 //! The app's API over a real collector, memcached and s3s-fs, fed the two-host demo's real
 //! probe bodies: the probe list matches what the original app answered for the same bodies.
 
-use std::net::TcpListener;
+mod common;
+
 use std::time::Duration;
 
-use stormscope_app::{App, AppConfig};
-use stormscope_collector::{Collector, CollectorConfig};
+use common::fixtures;
+use common::services::{post_demo, segments, services};
 use stormscope_integration::{Memcached, S3Server, shared_memcached};
 use stormscope_shared::codec::{self, Compression};
-use stormscope_shared::storage::object::{ObjectStoreTimeouts, S3Options};
-use stormscope_shared::tenancy::Tenancy;
 use stormscope_shared::time::Timestamp;
 use stormscope_shared::{Format, Limits, TopologyKind};
-
-const BUCKET: &str = "api";
-
-fn fixtures() -> std::path::PathBuf {
-    std::env::var_os("STORMSCOPE_FIXTURES")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
-        })
-}
-
-fn s3_options(s3: &S3Server) -> S3Options {
-    S3Options(s3.settings())
-}
-
-struct Services {
-    collector: String,
-    app: String,
-    _spool: tempfile::TempDir,
-}
-
-async fn services(s3: &S3Server, memcached: &str) -> Services {
-    s3.create_bucket(BUCKET);
-    let timeouts = ObjectStoreTimeouts {
-        request: Duration::from_secs(2),
-        connect: Duration::from_secs(1),
-    };
-    let spool = tempfile::tempdir().unwrap();
-    let mut c = CollectorConfig::local(spool.path().to_owned(), &format!("s3://{BUCKET}"));
-    c.s3_options = s3_options(s3);
-    c.object_store_timeouts = timeouts;
-    c.memcached = vec![memcached.to_owned()];
-    c.flush_interval = Duration::from_millis(500);
-    c.tenancy = Tenancy::Header("x-scope-orgid".into());
-    let collector = Collector::start(c).await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let collector_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(collector.run(listener, 1, std::future::pending()));
-
-    let mut a = AppConfig::local(&format!("s3://{BUCKET}"));
-    a.s3_options = s3_options(s3);
-    a.object_store_timeouts = timeouts;
-    a.memcached = vec![memcached.to_owned()];
-    a.tenancy = Tenancy::Header("x-scope-orgid".into());
-    a.window = Duration::from_secs(60);
-    let app = App::start(a).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let app_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app.run(listener, 1, std::future::pending()));
-    Services {
-        collector: collector_url,
-        app: app_url,
-        _spool: spool,
-    }
-}
-
-/// The 14 demo bodies in arrival order, posted as the probes sent them.
-async fn post_demo(collector: &str, tenant: &str) {
-    let client = reqwest::Client::new();
-    let mut bodies: Vec<(String, &str)> = Vec::new();
-    for n in 1..=7 {
-        for host in ["hostB", "hostA"] {
-            let kind = if n % 3 == 1 { "full" } else { "delta" };
-            bodies.push((
-                format!("scope-probe/{host}-{n:02}-{kind}.msgpack.gz"),
-                if host == "hostA" {
-                    "500b77fb74924034"
-                } else {
-                    "212bed573776448e"
-                },
-            ));
-        }
-    }
-    for (file, probe) in bodies {
-        let body = std::fs::read(fixtures().join(&file)).unwrap();
-        let response = client
-            .post(format!("{collector}/api/report"))
-            .header("Content-Type", "application/msgpack")
-            .header("Content-Encoding", "gzip")
-            .header("X-Scope-Probe-ID", probe)
-            .header("X-Scope-OrgID", tenant)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200, "{file}");
-    }
-}
 
 async fn get(url: &str, tenant: &str, accept: Option<&str>) -> (u16, Option<String>, Vec<u8>) {
     let mut request = reqwest::Client::new()
@@ -222,7 +133,7 @@ async fn with_memcached_down_answers_come_from_the_object_store_and_say_so() {
     post_demo(&s.collector, &tenant).await;
     // Let the collector seal and upload the segments, then take the cache away.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while stormscope_integration_segments(&s3) < 1 {
+    while segments(&s3) < 1 {
         assert!(
             std::time::Instant::now() < deadline,
             "segments never uploaded"
@@ -450,24 +361,6 @@ async fn topology_registry_and_options_follow_the_tenants_window() {
     );
     let (status, _, _) = get(&format!("{}/api/topology/weave", s.app), &owner, None).await;
     assert_eq!(status, 200, "the new views are served");
-}
-
-fn stormscope_integration_segments(s3: &S3Server) -> usize {
-    fn walk(dir: &std::path::Path) -> usize {
-        std::fs::read_dir(dir).map_or(0, |entries| {
-            entries
-                .flatten()
-                .map(|e| {
-                    if e.path().is_dir() {
-                        walk(&e.path())
-                    } else {
-                        usize::from(e.path().extension().is_some_and(|x| x == "seg"))
-                    }
-                })
-                .sum()
-        })
-    }
-    walk(&s3.data_dir().join(BUCKET))
 }
 
 /// What the UI's `encodeURIComponent` leaves of a node id in a URL.

@@ -7,6 +7,7 @@ mod details;
 mod raw;
 mod topologies;
 mod topology;
+mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/api/topology/{topology}",
             web::get().to(topology::topology),
         )
+        // Before `{id}`, which would take `ws` for a node id.
+        .route("/api/topology/{topology}/ws", web::get().to(ws::topology))
         .route(
             "/api/topology/{topology}/{id}",
             web::get().to(details::node),
@@ -82,14 +85,19 @@ pub enum QueryError {
     UnknownTopology(String),
     #[error("no node {0:?} in this topology")]
     UnknownNode(String),
+    #[error("invalid interval t={0:?}: want a duration like 5s or 500ms")]
+    Interval(String),
+    #[error("not a websocket request: {0}")]
+    Handshake(String),
 }
 
 impl ResponseError for QueryError {
     fn status_code(&self) -> StatusCode {
         match self {
-            QueryError::Tenancy(TenancyError::InvalidTenant(_)) | QueryError::Timestamp(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            QueryError::Tenancy(TenancyError::InvalidTenant(_))
+            | QueryError::Timestamp(_)
+            | QueryError::Interval(_)
+            | QueryError::Handshake(_) => StatusCode::BAD_REQUEST,
             QueryError::Tenancy(_) => StatusCode::UNAUTHORIZED,
             QueryError::UnknownTopology(_) | QueryError::UnknownNode(_) => StatusCode::NOT_FOUND,
         }
@@ -107,19 +115,29 @@ fn tenant(req: &HttpRequest, state: &AppState) -> Result<TenantId, QueryError> {
         .resolve(|name| req.headers().get(name).and_then(|v| v.to_str().ok()))?)
 }
 
-/// `?timestamp=RFC3339` for history; now otherwise. Scope reads an unparseable one as zero
+/// A query parameter, `None` when absent or empty.
+fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()?
+        .into_inner()
+        .remove(name)
+        .filter(|v| !v.is_empty())
+}
+
+/// `?timestamp=RFC3339` for history; `None` for now. Scope reads an unparseable one as zero
 /// time; an explicit 400 tells the caller instead.
+fn timestamp_ms(req: &HttpRequest) -> Result<Option<i64>, QueryError> {
+    query_param(req, "timestamp")
+        .map(|t| {
+            Timestamp::parse_rfc3339(&t)
+                .map(Timestamp::unix_millis)
+                .map_err(|e| QueryError::Timestamp(e.to_string()))
+        })
+        .transpose()
+}
+
 fn end_ms(req: &HttpRequest) -> Result<i64, QueryError> {
-    let query =
-        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-            .map(|q| q.into_inner())
-            .unwrap_or_default();
-    match query.get("timestamp").filter(|t| !t.is_empty()) {
-        None => Ok(Timestamp::now().unix_millis()),
-        Some(t) => Timestamp::parse_rfc3339(t)
-            .map(Timestamp::unix_millis)
-            .map_err(|e| QueryError::Timestamp(e.to_string())),
-    }
+    Ok(timestamp_ms(req)?.unwrap_or_else(|| Timestamp::now().unix_millis()))
 }
 
 async fn window(req: &HttpRequest, state: &AppState) -> Result<(Window, TenantId), QueryError> {
@@ -160,6 +178,11 @@ pub struct Snapshot {
 async fn snapshot(req: &HttpRequest, state: &AppState) -> Result<Snapshot, QueryError> {
     let tenant = tenant(req, state)?;
     let end = end_ms(req)?;
+    Ok(snapshot_at(state, tenant, end).await)
+}
+
+/// The window of `tenant` ending at `end` (unix ms), merged.
+async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
     let window = state.reader.read(&tenant, end, state.window).await;
     let live = end >= Timestamp::now().unix_millis() - crate::quanta::QUANTUM_MS;
     let report = if live {
@@ -173,11 +196,11 @@ async fn snapshot(req: &HttpRequest, state: &AppState) -> Result<Snapshot, Query
         report.remove_part_merged_nodes();
         Arc::new(report)
     };
-    Ok(Snapshot {
+    Snapshot {
         report,
         degraded: window.degraded,
         tenant,
-    })
+    }
 }
 
 /// A JSON body with the `"degraded"` object added when the answer lacks something, and the

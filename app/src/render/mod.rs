@@ -1,11 +1,13 @@
 //! Scope's rendered views (scope-compat.md §4.5): a merged report mapped into the nodes a user
 //! sees, each summarised as the UI expects (§4.4), filtered by the request's topology options
-//! (§4.3, [`render_with`]). [`topologies`] is the registry `GET /api/topology` lists.
+//! (§4.3, [`render_with`]). [`topologies`] is the registry `GET /api/topology` lists; [`diff`]
+//! is what the topology websocket sends between two renders.
 
 mod children;
 mod connections;
 mod containers;
 mod details;
+mod diff;
 mod ecs;
 mod endpoints;
 mod grouping;
@@ -29,6 +31,7 @@ use stormscope_shared::Report;
 pub use children::{ChildTable, Column};
 pub use connections::{Connection, ConnectionsTable};
 pub use details::{ControlInstance, DetailedNode, details};
+pub use diff::{Diff, diff};
 pub use json::view_body;
 pub use options::{Options, Rendered, render_with};
 pub use registry::{TopologyDesc, TopologyStats, topologies};

@@ -1,7 +1,10 @@
 //! Fixtures the option and registry tests share: the two-host demo's 14 real bodies, Scope's
-//! own fixture report, and a JSON diff that names the first difference.
+//! own fixture report, and a JSON diff that names the first difference; the real services the
+//! HTTP tests run against ([`services`]).
 
 #![allow(dead_code)]
+
+pub mod services;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,237 @@
+//! `GET /api/topology/{view}/ws?t=5s`: a view kept current over a websocket, the way Scope's UI
+//! follows the topology on screen (scope-compat.md §4.1, §4.4).
+//!
+//! As Scope's `handleWebsocket` does, the socket sends a diff every `t` whether or not anything
+//! changed (an empty one is all `null`s), so a client hears from the app on a fixed beat and a
+//! window turning degraded or healthy again reaches it within a tick. What the browser sends
+//! is discarded, save pings and close. With `?timestamp=` the view plays forward from that
+//! moment at the pace of the wall clock, also as Scope does.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{Message, MessageStream, Session};
+use serde::Serialize;
+use stormscope_shared::Report;
+use stormscope_shared::tenancy::TenantId;
+use stormscope_shared::time::Timestamp;
+
+use super::{
+    AppState, QueryError, Snapshot, flagged, query_param, snapshot_at, tenant, timestamp_ms,
+};
+use crate::render::{self, Diff, NodeSummary, Options};
+use crate::window::Degraded;
+
+/// Scope's default when the request has no `t`.
+const DEFAULT_PERIOD: Duration = Duration::from_secs(1);
+/// A shorter `t` would only have the app re-render a view faster than anyone can look at it.
+const MIN_PERIOD: Duration = Duration::from_millis(100);
+
+/// Checks everything a plain request can be refused for (view, tenant, `t`, `timestamp`)
+/// before upgrading, so a refusal is an HTTP status and JSON error, not a closed socket. The
+/// first window is read before upgrading too, so the 101 answer carries the degraded header of
+/// the window the first message shows.
+pub async fn topology(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, QueryError> {
+    let view = path.into_inner();
+    if !render::VIEWS.contains(&view.as_str()) {
+        return Err(QueryError::UnknownTopology(view));
+    }
+    let tenant = tenant(&req, &state)?;
+    let period = period(query_param(&req, "t").as_deref())?;
+    let clock = Clock {
+        from_ms: timestamp_ms(&req)?,
+        opened: Instant::now(),
+    };
+    let (response, session, messages) =
+        actix_ws::handle(&req, body).map_err(|e| QueryError::Handshake(e.to_string()))?;
+    let first = snapshot_at(&state, tenant.clone(), clock.end_ms()).await;
+    let response = flagged(response, &first.degraded);
+    let feed = Feed {
+        state: state.into_inner(),
+        tenant,
+        view,
+        // The query's `t` counts as a parameter, so the options' defaults apply, as in Scope.
+        options: Options::from_query(req.query_string()),
+        clock,
+        period,
+    };
+    // The payload behind `messages` belongs to this worker's thread: a local task.
+    actix_web::rt::spawn(feed.run(first, session, messages));
+    Ok(response)
+}
+
+/// `t` in Go's duration syntax, read by humantime (already a dependency), which takes every
+/// duration Scope's UI sends (`5s`, `500ms`, `1m30s`, `1.5s`); it also takes some Go does not
+/// (`2 min`), and refuses Go's bare `0` and signed forms, which would be clamped anyway.
+fn period(t: Option<&str>) -> Result<Duration, QueryError> {
+    match t {
+        None => Ok(DEFAULT_PERIOD),
+        Some(t) => humantime::parse_duration(t)
+            .map(|d| d.max(MIN_PERIOD))
+            .map_err(|_| QueryError::Interval(t.to_owned())),
+    }
+}
+
+/// Which moment each tick shows: now, or with `?timestamp=`, that moment plus the time the
+/// socket has been open.
+struct Clock {
+    from_ms: Option<i64>,
+    opened: Instant,
+}
+
+impl Clock {
+    fn end_ms(&self) -> i64 {
+        match self.from_ms {
+            None => Timestamp::now().unix_millis(),
+            Some(from) => from + self.opened.elapsed().as_millis() as i64,
+        }
+    }
+}
+
+/// One socket's loop and what it renders.
+struct Feed {
+    state: Arc<AppState>,
+    tenant: TenantId,
+    view: String,
+    options: Options,
+    clock: Clock,
+    period: Duration,
+}
+
+/// A diff as sent: Scope's fields, plus `"degraded"` when the window lacked something.
+#[derive(Serialize)]
+struct Update<'a> {
+    #[serde(flatten)]
+    diff: Diff<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    degraded: Option<&'a Degraded>,
+}
+
+impl Feed {
+    /// Sends a diff every period until the socket is gone: the client closed it, the
+    /// connection failed (actix drops the response body, so sending fails), or the client
+    /// sent something that is not a websocket frame.
+    async fn run(self, first: Snapshot, mut session: Session, mut messages: MessageStream) {
+        let mut previous: Option<BTreeMap<String, NodeSummary>> = None;
+        let mut pending = Some(first);
+        let mut ticks = tokio::time::interval(self.period);
+        // A render slower than the period delays the next tick instead of bunching them up.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {
+                    let snapshot = match pending.take() {
+                        Some(first) => first,
+                        None => snapshot_at(&self.state, self.tenant.clone(), self.clock.end_ms()).await,
+                    };
+                    let (view, options) = (self.view.clone(), self.options.clone());
+                    // Off the worker thread: a large view takes long enough to render to stall
+                    // every other request this worker serves.
+                    let rendered = web::block(move || {
+                        message(&snapshot.report, &view, &options, previous, &snapshot.degraded)
+                    })
+                    .await;
+                    let Ok((current, text)) = rendered else { return };
+                    if session.text(text).await.is_err() {
+                        return;
+                    }
+                    previous = Some(current);
+                }
+                message = messages.recv() => match message {
+                    Some(Ok(Message::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(Message::Close(reason))) => {
+                        let _ = session.close(reason).await;
+                        return;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return,
+                },
+            }
+        }
+    }
+}
+
+/// Renders the view and the message taking the client from `previous` to it; the render is
+/// returned to be the next message's `previous`.
+fn message(
+    report: &Report,
+    view: &str,
+    options: &Options,
+    previous: Option<BTreeMap<String, NodeSummary>>,
+    degraded: &Degraded,
+) -> (BTreeMap<String, NodeSummary>, String) {
+    let current = render::render_with(report, view, options)
+        .expect("a known view renders")
+        .nodes;
+    let update = Update {
+        diff: render::diff(previous.as_ref(), &current),
+        degraded: degraded.is_degraded().then_some(degraded),
+    };
+    let text = serde_json::to_string(&update).expect("diffs serialise");
+    (current, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_is_a_go_style_duration_clamped_below() {
+        let ok = |t: &str| period(Some(t)).unwrap();
+        assert_eq!(period(None).unwrap(), Duration::from_secs(1));
+        assert_eq!(ok("5s"), Duration::from_secs(5));
+        assert_eq!(ok("500ms"), Duration::from_millis(500));
+        assert_eq!(ok("1m"), Duration::from_secs(60));
+        assert_eq!(ok("1m30s"), Duration::from_secs(90));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
+        assert_eq!(ok("1ms"), MIN_PERIOD);
+        for bad in ["soon", "5", "5 parsecs", "-1s"] {
+            assert!(
+                matches!(period(Some(bad)), Err(QueryError::Interval(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_carries_degraded_only_when_the_window_lacked_something() {
+        let report = Report::make();
+        let (_, healthy) = message(
+            &report,
+            "hosts",
+            &Options::default(),
+            None,
+            &Degraded::default(),
+        );
+        assert_eq!(
+            healthy,
+            r#"{"add":null,"update":null,"remove":null,"reset":true}"#
+        );
+        let degraded = Degraded {
+            sources: vec!["cache"],
+            missing_reports: 1,
+        };
+        let (_, flagged) = message(
+            &report,
+            "hosts",
+            &Options::default(),
+            Some(BTreeMap::new()),
+            &degraded,
+        );
+        assert_eq!(
+            flagged,
+            r#"{"add":null,"update":null,"remove":null,"degraded":{"sources":["cache"],"missing_reports":1}}"#
+        );
+    }
+}
