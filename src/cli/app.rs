@@ -21,6 +21,14 @@ pub struct AppArgs {
     /// this far past a window's end).
     #[arg(long, env = "STORMSCOPE_MAX_FLUSH_LAG", value_parser = duration, default_value = "1h")]
     max_flush_lag: Duration,
+    /// Decoded reports kept in memory: about one window's worth (probes x window / 3 s) saves
+    /// decoding when a window is merged again; each costs about a megabyte for a busy host.
+    #[arg(long, env = "STORMSCOPE_DECODED_REPORTS", default_value_t = 600)]
+    decoded_reports: usize,
+    /// Merged 3-second quanta kept for history queries (`?timestamp=`); each is about as large
+    /// as all probes' reports of three seconds.
+    #[arg(long, env = "STORMSCOPE_MERGED_QUANTA", default_value_t = 50)]
+    merged_quanta: usize,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "STORMSCOPE_WORKERS")]
     workers: Option<usize>,
@@ -42,6 +50,8 @@ pub fn run(args: AppArgs) -> anyhow::Result<()> {
     config.tenancy = args.storage.tenancy()?;
     config.window = args.window;
     config.max_flush_lag = args.max_flush_lag;
+    config.decoded_reports = args.decoded_reports;
+    config.merged_quanta = args.merged_quanta;
     let listen = args.listen.clone();
     serve(&args.listen, args.workers, |listener, workers| async move {
         let app = App::start(config)?;

@@ -31,10 +31,11 @@ enum Command {
     Report(report::ReportCommand),
     /// Accept probe reports: spool, cache, then the object store in the background.
     Collector(collector::CollectorArgs),
-    /// Serve a tenant's recent reports: the merged raw report and the probe list, from the
-    /// cache or, when it lacks them, the object store.
+    /// Serve Scope's UI API: a tenant's recent reports merged and rendered as Scope's views,
+    /// from the cache or, when it lacks them, the object store.
     App(app::AppArgs),
-    /// Post probe-like reports to a collector at a chosen rate and report what it acknowledged.
+    /// Post probe-like reports to a collector at a chosen rate and report what it acknowledged
+    /// (and, with --query, how fast an app answers meanwhile).
     Loadgen(loadgen::LoadgenArgs),
     /// A local Scope probe: report this host, its processes and TCP connections (from /proc)
     /// to a collector every few seconds.
