@@ -245,6 +245,31 @@ fn stats(nodes: u64, nonpseudo: u64, edges: u64, filtered: u64) -> serde_json::V
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn with_both_stores_down_a_view_is_an_empty_answer_that_says_why() {
+    let mut s3 = S3Server::start();
+    let mut memcached = Memcached::start();
+    let s = services(&s3, &memcached.addr().to_string()).await;
+    memcached.kill();
+    s3.kill();
+    let (status, degraded, body) = get(
+        &format!("{}/api/topology/hosts", s.app),
+        "nobody-home",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let header = degraded.unwrap_or_default();
+    assert!(
+        header.contains("cache") && header.contains("object-store"),
+        "{header}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["nodes"], serde_json::json!({}));
+    let sources = json["degraded"]["sources"].as_array().unwrap();
+    assert!(sources.contains(&"cache".into()) && sources.contains(&"object-store".into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn topology_registry_and_options_follow_the_tenants_window() {
     let s3 = S3Server::start();
     let s = services(&s3, &shared_memcached().addr().to_string()).await;
