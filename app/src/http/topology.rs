@@ -1,5 +1,7 @@
 //! `GET /api/topology/{view}`: one rendered view of the window.
 
+use std::time::Instant;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, QueryError, flagged, snapshot};
@@ -17,25 +19,32 @@ pub async fn topology(
     if !render::VIEWS.contains(&view.as_str()) {
         return Err(QueryError::UnknownTopology(view));
     }
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let snapshot = snapshot(&req, &state).await?;
+    let merged = Instant::now();
     let options = Options::from_query(req.query_string());
     let nodes = render::render_with(&snapshot.report, &view, &options)
         .expect("a known view renders")
         .nodes;
+    let rendered = Instant::now();
     let body = render::view_body(&nodes, &snapshot.degraded);
     let elapsed = started.elapsed();
+    let ms = |from: Instant, to: Instant| to.duration_since(from).as_secs_f64() * 1000.0;
+    let timing = format!(
+        "app;dur={:.1}, window;dur={:.1}, render;dur={:.1}, json;dur={:.1}",
+        elapsed.as_secs_f64() * 1000.0,
+        ms(started, merged),
+        ms(merged, rendered),
+        ms(rendered, Instant::now()),
+    );
     metrics::histogram!("stormscope_app_query_seconds", "route" => "topology", "view" => view)
         .record(elapsed.as_secs_f64());
     Ok(flagged(
         HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-cache"))
-            // How long the answer took to make, for clients and load tests to tell it from
-            // the time spent moving it.
-            .insert_header((
-                "Server-Timing",
-                format!("app;dur={:.1}", elapsed.as_secs_f64() * 1000.0),
-            ))
+            // How long the answer took to make (reading and merging the window, rendering,
+            // writing JSON), for clients and load tests to tell it from moving it.
+            .insert_header(("Server-Timing", timing))
             .content_type("application/json")
             .body(body),
         &snapshot.degraded,

@@ -19,8 +19,8 @@ pub struct QueryPlan {
 #[derive(Default)]
 struct PathStats {
     latencies_us: Vec<u64>,
-    /// What the app says it took (`Server-Timing: app;dur=`), without moving the body.
-    server_us: Vec<u64>,
+    /// What the app says it took (`Server-Timing`), by part; `app` is the whole.
+    server_us: BTreeMap<String, Vec<u64>>,
     failures: BTreeMap<String, u64>,
     degraded: u64,
     last_body: bytes::Bytes,
@@ -50,7 +50,8 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
                         .headers()
                         .get("server-timing")
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.split("dur=").nth(1)?.parse::<f64>().ok());
+                        .map(server_timing)
+                        .unwrap_or_default();
                     response
                         .bytes()
                         .await
@@ -63,8 +64,11 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
             match outcome {
                 Ok((status, degraded, server_ms, body)) if status.is_success() => {
                     s.latencies_us.push(elapsed.as_micros() as u64);
-                    if let Some(ms) = server_ms {
-                        s.server_us.push((ms * 1000.0) as u64);
+                    for (part, ms) in server_ms {
+                        s.server_us
+                            .entry(part)
+                            .or_default()
+                            .push((ms * 1000.0) as u64);
                     }
                     s.degraded += u64::from(degraded);
                     // Parsed once at the end: parsing every answer would take the CPU the
@@ -85,20 +89,26 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
         .iter()
         .map(|(path, s)| {
             let sorted = sorted_ms(&s.latencies_us);
-            let server = sorted_ms(&s.server_us);
+            let server: Vec<String> = s
+                .server_us
+                .iter()
+                .map(|(part, us)| {
+                    let sorted = sorted_ms(us);
+                    format!("{part} p50={:.1}ms p99={:.1}ms", pct(&sorted, 0.5), pct(&sorted, 0.99))
+                })
+                .collect();
             let nodes = serde_json::from_slice::<serde_json::Value>(&s.last_body)
                 .ok()
                 .and_then(|v| v["nodes"].as_object().map(|n| n.len()))
                 .unwrap_or(0);
             format!(
-                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms (in the app: p50={:.1}ms p99={:.1}ms) nodes={} body={:.1}MiB degraded={} failures={:?}",
+                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms (in the app: {}) nodes={} body={:.1}MiB degraded={} failures={:?}",
                 sorted.len(),
                 pct(&sorted, 0.5),
                 pct(&sorted, 0.9),
                 pct(&sorted, 0.99),
                 sorted.last().copied().unwrap_or(0.0),
-                pct(&server, 0.5),
-                pct(&server, 0.99),
+                server.join(", "),
                 nodes,
                 s.last_body.len() as f64 / (1 << 20) as f64,
                 s.degraded,
@@ -127,4 +137,16 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
         .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
         .copied()
         .unwrap_or(0.0)
+}
+
+/// `app;dur=12.3, render;dur=4.5` as (name, milliseconds) pairs.
+fn server_timing(header: &str) -> Vec<(String, f64)> {
+    header
+        .split(',')
+        .filter_map(|metric| {
+            let (name, params) = metric.trim().split_once(';')?;
+            let ms = params.trim().strip_prefix("dur=")?.parse().ok()?;
+            Some((name.to_owned(), ms))
+        })
+        .collect()
 }
