@@ -1,53 +1,12 @@
 //! Node details against the original app's answers for Scope's fixture report, and against
 //! what the two-host demo's real bodies show.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{demo, first_diff, fixture_report, read_json};
 use serde_json::Value;
 use stormscope_app::render;
-use stormscope_shared::merge::fast_merge;
-use stormscope_shared::{Limits, Report, codec};
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("STORMSCOPE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
-        })
-}
-
-fn read_json(rel: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(fixtures().join(rel)).unwrap()).unwrap()
-}
-
-/// Scope's fixture report as the original app served it: upgraded, fast-merged, part-merged
-/// nodes removed.
-fn fixture_report() -> Report {
-    let body = std::fs::read(fixtures().join("scope-reference/fixture.msgpack.gz")).unwrap();
-    let mut report = codec::decode_sniffed(&body, &Limits::default()).unwrap();
-    report.upgrade();
-    let mut merged = fast_merge([&report]);
-    merged.remove_part_merged_nodes();
-    merged
-}
-
-/// The 14 demo bodies in arrival order, merged as the app merges a window.
-fn demo() -> Report {
-    let mut reports = Vec::new();
-    for n in 1..=7 {
-        for host in ["hostB", "hostA"] {
-            let kind = if n % 3 == 1 { "full" } else { "delta" };
-            let body = std::fs::read(
-                fixtures().join(format!("scope-probe/{host}-{n:02}-{kind}.msgpack.gz")),
-            )
-            .unwrap();
-            reports.push(codec::decode_sniffed(&body, &Limits::default()).unwrap());
-        }
-    }
-    let mut merged = fast_merge(reports.iter());
-    merged.remove_part_merged_nodes();
-    merged
-}
+use stormscope_shared::Report;
 
 fn details(report: &Report, view: &str, id: &str) -> Value {
     let node = render::details(report, view, id)
@@ -79,26 +38,6 @@ fn without_sample_dates(mut v: Value) -> Value {
     }
     walk(&mut v);
     v
-}
-
-fn first_diff(a: &Value, b: &Value, path: &str) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            x.keys()
-                .chain(y.keys())
-                .find_map(|k| match (x.get(k), y.get(k)) {
-                    (Some(p), Some(q)) => first_diff(p, q, &format!("{path}/{k}")),
-                    (p, q) => Some(format!("{path}/{k}: ours {p:?}, original {q:?}")),
-                })
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .find_map(|(i, (p, q))| first_diff(p, q, &format!("{path}/{i}"))),
-        _ if a == b => None,
-        _ => Some(format!("{path}: ours {a}, original {b}")),
-    }
 }
 
 fn assert_matches_reference(view: &str, id: &str, reference: &str) {
