@@ -9,6 +9,7 @@ pub mod http;
 pub mod live;
 pub mod quanta;
 pub mod render;
+pub mod rendered;
 pub mod server;
 pub mod window;
 

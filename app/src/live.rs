@@ -13,7 +13,7 @@
 //! and join the report when their full node arrives.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,8 @@ use crate::quanta::QUANTUM_MS;
 #[derive(Clone, Debug, Default)]
 struct Merged {
     report: Arc<Report>,
+    /// Changes whenever the report does; unique across tenants and rebuilds.
+    version: u64,
     keys: HashSet<String>,
     parts: BTreeMap<(TopologyKind, String), Node>,
 }
@@ -49,6 +51,7 @@ impl Merged {
         }
         Merged {
             report: Arc::new(report),
+            version: next_version(),
             keys: reports.iter().map(|(k, _)| k.clone()).collect(),
             parts,
         }
@@ -92,7 +95,13 @@ impl Merged {
             }
         }
         self.keys.insert(key.to_owned());
+        self.version = next_version();
     }
+}
+
+fn next_version() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +129,17 @@ impl LiveWindows {
         reports: &[(String, Arc<Report>)],
         start_ms: i64,
     ) -> Arc<Report> {
+        self.merged_versioned(tenant, reports, start_ms).0
+    }
+
+    /// As [`LiveWindows::merged`], with a version that changes whenever the merged report
+    /// does, so what is rendered from it can be cached under it.
+    pub fn merged_versioned(
+        &self,
+        tenant: &TenantId,
+        reports: &[(String, Arc<Report>)],
+        start_ms: i64,
+    ) -> (Arc<Report>, u64) {
         let live = self.tenant(tenant);
         let mut guard = live.merged.lock().expect("live window lock");
         let current: HashSet<&str> = reports.iter().map(|(k, _)| k.as_str()).collect();
@@ -154,7 +174,7 @@ impl LiveWindows {
                 merged.absorb(key, report);
             }
         }
-        merged.report.clone()
+        (merged.report.clone(), merged.version)
     }
 
     fn tenant(&self, tenant: &TenantId) -> Arc<TenantLive> {

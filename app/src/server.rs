@@ -62,6 +62,7 @@ impl App {
         let state = web::Data::new(AppState {
             reader,
             live: Default::default(),
+            rendered: crate::rendered::RenderedViews::new(32),
             quanta: crate::quanta::MergedQuanta::new(config.merged_quanta),
             tenancy: config.tenancy,
             window: config.window,

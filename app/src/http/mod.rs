@@ -28,6 +28,8 @@ pub struct AppState {
     pub live: crate::live::LiveWindows,
     /// Merged quanta for history.
     pub quanta: crate::quanta::MergedQuanta,
+    /// Views rendered from live windows, shared by requests that ask for the same.
+    pub rendered: crate::rendered::RenderedViews,
     pub tenancy: Tenancy,
     pub window: Duration,
     pub hostname: String,
@@ -89,6 +91,10 @@ pub enum QueryError {
     Interval(String),
     #[error("not a websocket request: {0}")]
     Handshake(String),
+    /// A render that did not finish (it panicked, or the runtime is stopping): a bug or a
+    /// shutdown, never the client's doing.
+    #[error("rendering the view failed")]
+    RenderFailed,
 }
 
 impl ResponseError for QueryError {
@@ -100,6 +106,7 @@ impl ResponseError for QueryError {
             | QueryError::Handshake(_) => StatusCode::BAD_REQUEST,
             QueryError::Tenancy(_) => StatusCode::UNAUTHORIZED,
             QueryError::UnknownTopology(_) | QueryError::UnknownNode(_) => StatusCode::NOT_FOUND,
+            QueryError::RenderFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -168,6 +175,8 @@ fn merged(window: &Window) -> Report {
 /// does before rendering.
 pub struct Snapshot {
     pub report: Arc<Report>,
+    /// The live window's version (see [`crate::live`]); `None` for history.
+    pub version: Option<u64>,
     pub degraded: Degraded,
     pub tenant: TenantId,
 }
@@ -185,19 +194,21 @@ async fn snapshot(req: &HttpRequest, state: &AppState) -> Result<Snapshot, Query
 async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
     let window = state.reader.read(&tenant, end, state.window).await;
     let live = end >= Timestamp::now().unix_millis() - crate::quanta::QUANTUM_MS;
-    let report = if live {
-        state.live.merged(
+    let (report, version) = if live {
+        let (report, version) = state.live.merged_versioned(
             &tenant,
             &window.reports,
             end - state.window.as_millis() as i64,
-        )
+        );
+        (report, Some(version))
     } else {
         let mut report = state.quanta.merge(&tenant, end, &window.reports);
         report.remove_part_merged_nodes();
-        Arc::new(report)
+        (Arc::new(report), None)
     };
     Snapshot {
         report,
+        version,
         degraded: window.degraded,
         tenant,
     }

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, QueryError, flagged, snapshot};
 use crate::render::{self, Options};
+use crate::rendered::ViewKey;
 
 /// One rendered view of the window: `{"nodes": {id: NodeSummary}}`, with `"degraded"` when the
 /// window lacked something. Part-merged delta nodes are removed first, as Scope does; the
@@ -22,10 +23,24 @@ pub async fn topology(
     let started = Instant::now();
     let snapshot = snapshot(&req, &state).await?;
     let merged = Instant::now();
-    let options = Options::from_query(req.query_string());
-    let nodes = render::render_with(&snapshot.report, &view, &options)
-        .expect("a known view renders")
-        .nodes;
+    let query = req.query_string().to_owned();
+    let key = snapshot
+        .version
+        .map(|v| ViewKey::new(&snapshot.tenant, v, &view, &query));
+    let report = snapshot.report.clone();
+    let render_state = state.clone();
+    let render_view = view.clone();
+    // Off the worker thread: a large view takes long enough to stall the worker's other
+    // requests.
+    let nodes = web::block(move || {
+        render_state.rendered.get_or_render(key, || {
+            render::render_with(&report, &render_view, &Options::from_query(&query))
+                .expect("a known view renders")
+                .nodes
+        })
+    })
+    .await
+    .map_err(|_| QueryError::RenderFailed)?;
     let rendered = Instant::now();
     let body = render::view_body(&nodes, &snapshot.degraded);
     let elapsed = started.elapsed();

@@ -7,21 +7,20 @@
 //! is discarded, save pings and close. With `?timestamp=` the view plays forward from that
 //! moment at the pace of the wall clock, also as Scope does.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{Message, MessageStream, Session};
 use serde::Serialize;
-use stormscope_shared::Report;
 use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::time::Timestamp;
 
 use super::{
     AppState, QueryError, Snapshot, flagged, query_param, snapshot_at, tenant, timestamp_ms,
 };
-use crate::render::{self, Diff, NodeSummary, Options};
+use crate::render::{self, Diff, Options};
+use crate::rendered::{Nodes, ViewKey};
 use crate::window::Degraded;
 
 /// Scope's default when the request has no `t`.
@@ -59,6 +58,7 @@ pub async fn topology(
         view,
         // The query's `t` counts as a parameter, so the options' defaults apply, as in Scope.
         options: Options::from_query(req.query_string()),
+        query: req.query_string().to_owned(),
         clock,
         period,
     };
@@ -101,6 +101,8 @@ struct Feed {
     tenant: TenantId,
     view: String,
     options: Options,
+    /// The query as sent, naming the render in the shared cache of rendered views.
+    query: String,
     clock: Clock,
     period: Duration,
 }
@@ -119,7 +121,7 @@ impl Feed {
     /// connection failed (actix drops the response body, so sending fails), or the client
     /// sent something that is not a websocket frame.
     async fn run(self, first: Snapshot, mut session: Session, mut messages: MessageStream) {
-        let mut previous: Option<BTreeMap<String, NodeSummary>> = None;
+        let mut previous: Option<Arc<Nodes>> = None;
         let mut pending = Some(first);
         let mut ticks = tokio::time::interval(self.period);
         // A render slower than the period delays the next tick instead of bunching them up.
@@ -132,10 +134,20 @@ impl Feed {
                         None => snapshot_at(&self.state, self.tenant.clone(), self.clock.end_ms()).await,
                     };
                     let (view, options) = (self.view.clone(), self.options.clone());
+                    let key = snapshot
+                        .version
+                        .map(|v| ViewKey::new(&self.tenant, v, &view, &self.query));
+                    let state = self.state.clone();
                     // Off the worker thread: a large view takes long enough to render to stall
                     // every other request this worker serves.
                     let rendered = web::block(move || {
-                        message(&snapshot.report, &view, &options, previous, &snapshot.degraded)
+                        let current = state.rendered.get_or_render(key, || {
+                            render::render_with(&snapshot.report, &view, &options)
+                                .expect("a known view renders")
+                                .nodes
+                        });
+                        let text = message(previous.as_deref(), &current, &snapshot.degraded);
+                        (current, text)
                     })
                     .await;
                     let Ok((current, text)) = rendered else { return };
@@ -162,24 +174,13 @@ impl Feed {
     }
 }
 
-/// Renders the view and the message taking the client from `previous` to it; the render is
-/// returned to be the next message's `previous`.
-fn message(
-    report: &Report,
-    view: &str,
-    options: &Options,
-    previous: Option<BTreeMap<String, NodeSummary>>,
-    degraded: &Degraded,
-) -> (BTreeMap<String, NodeSummary>, String) {
-    let current = render::render_with(report, view, options)
-        .expect("a known view renders")
-        .nodes;
+/// The message taking the client from `previous` to `current`.
+fn message(previous: Option<&Nodes>, current: &Nodes, degraded: &Degraded) -> String {
     let update = Update {
-        diff: render::diff(previous.as_ref(), &current),
+        diff: render::diff(previous, current),
         degraded: degraded.is_degraded().then_some(degraded),
     };
-    let text = serde_json::to_string(&update).expect("diffs serialise");
-    (current, text)
+    serde_json::to_string(&update).expect("diffs serialise")
 }
 
 #[cfg(test)]
@@ -206,14 +207,7 @@ mod tests {
 
     #[test]
     fn a_message_carries_degraded_only_when_the_window_lacked_something() {
-        let report = Report::make();
-        let (_, healthy) = message(
-            &report,
-            "hosts",
-            &Options::default(),
-            None,
-            &Degraded::default(),
-        );
+        let healthy = message(None, &Nodes::new(), &Degraded::default());
         assert_eq!(
             healthy,
             r#"{"add":null,"update":null,"remove":null,"reset":true}"#
@@ -222,13 +216,7 @@ mod tests {
             sources: vec!["cache"],
             missing_reports: 1,
         };
-        let (_, flagged) = message(
-            &report,
-            "hosts",
-            &Options::default(),
-            Some(BTreeMap::new()),
-            &degraded,
-        );
+        let flagged = message(Some(&Nodes::new()), &Nodes::new(), &degraded);
         assert_eq!(
             flagged,
             r#"{"add":null,"update":null,"remove":null,"degraded":{"sources":["cache"],"missing_reports":1}}"#

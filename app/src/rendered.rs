@@ -1,0 +1,169 @@
+//! Views rendered from a live window, kept for the requests that ask for the same view of the
+//! same window version with the same options: several browsers on one tenant, each polling
+//! and holding a websocket, would otherwise render the same large view once each. A version
+//! names one tenant's merged window (see [`crate::live`]), and the key holds the tenant too,
+//! so no tenant is ever served another's render.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use stormscope_shared::tenancy::TenantId;
+
+use crate::render::NodeSummary;
+
+pub type Nodes = BTreeMap<String, NodeSummary>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewKey {
+    tenant: TenantId,
+    version: u64,
+    view: String,
+    options: String,
+}
+
+impl ViewKey {
+    /// `query` is the request's query string; parameters that do not change the render (`t`,
+    /// `timestamp`) are left out, whether the request had any parameter at all is kept (Scope
+    /// filters a request without any differently).
+    pub fn new(tenant: &TenantId, version: u64, view: &str, query: &str) -> Self {
+        let mut params: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter(|p| {
+                let name = p.split('=').next().unwrap_or_default();
+                name != "t" && name != "timestamp"
+            })
+            .collect();
+        params.sort_unstable();
+        let options = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
+        };
+        ViewKey {
+            tenant: tenant.clone(),
+            version,
+            view: view.to_owned(),
+            options,
+        }
+    }
+}
+
+/// The last `capacity` renders.
+#[derive(Debug)]
+pub struct RenderedViews {
+    capacity: usize,
+    entries: Mutex<VecDeque<(ViewKey, Arc<Nodes>)>>,
+}
+
+impl RenderedViews {
+    pub fn new(capacity: usize) -> Self {
+        RenderedViews {
+            capacity,
+            entries: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The render under `key`, or `render()` kept under it. Without a key (history), renders.
+    pub fn get_or_render(
+        &self,
+        key: Option<ViewKey>,
+        render: impl FnOnce() -> Nodes,
+    ) -> Arc<Nodes> {
+        let Some(key) = key else {
+            return Arc::new(render());
+        };
+        if let Some((_, hit)) = self.lock().iter().find(|(k, _)| *k == key) {
+            metrics::counter!("stormscope_app_rendered_views_total", "result" => "hit")
+                .increment(1);
+            return hit.clone();
+        }
+        metrics::counter!("stormscope_app_rendered_views_total", "result" => "miss").increment(1);
+        // Rendered without the lock: a large view takes a while, and other keys need not wait.
+        let nodes = Arc::new(render());
+        let mut entries = self.lock();
+        entries.push_back((key, nodes.clone()));
+        while entries.len() > self.capacity {
+            entries.pop_front();
+        }
+        nodes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(ViewKey, Arc<Nodes>)>> {
+        self.entries.lock().expect("rendered views lock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str) -> Nodes {
+        [(
+            id.to_owned(),
+            NodeSummary {
+                id: id.to_owned(),
+                ..NodeSummary::default()
+            },
+        )]
+        .into()
+    }
+
+    #[test]
+    fn the_same_view_of_the_same_version_renders_once() {
+        let views = RenderedViews::new(4);
+        let a = TenantId::new("a").unwrap();
+        let mut renders = 0;
+        for query in ["t=5s&system=all", "system=all&timestamp=x", "system=all"] {
+            views.get_or_render(Some(ViewKey::new(&a, 1, "containers", query)), || {
+                renders += 1;
+                node("x")
+            });
+        }
+        assert_eq!(renders, 1, "t and timestamp do not change the render");
+        // Another version, view, option set, or no parameter at all: each renders anew.
+        for (version, view, query) in [
+            (2, "containers", "system=all"),
+            (1, "hosts", "system=all"),
+            (1, "containers", "system=application"),
+            (1, "containers", ""),
+        ] {
+            views.get_or_render(Some(ViewKey::new(&a, version, view, query)), || {
+                renders += 1;
+                node("y")
+            });
+        }
+        assert_eq!(renders, 5);
+    }
+
+    #[test]
+    fn tenants_never_share_a_render() {
+        let views = RenderedViews::new(4);
+        let a = TenantId::new("a").unwrap();
+        let b = TenantId::new("b").unwrap();
+        views.get_or_render(Some(ViewKey::new(&a, 7, "hosts", "")), || node("a-host"));
+        let theirs = views.get_or_render(Some(ViewKey::new(&b, 7, "hosts", "")), || node("b-host"));
+        assert!(theirs.contains_key("b-host") && !theirs.contains_key("a-host"));
+    }
+
+    #[test]
+    fn history_is_never_cached_and_old_renders_are_dropped() {
+        let views = RenderedViews::new(2);
+        let a = TenantId::new("a").unwrap();
+        let mut renders = 0;
+        for _ in 0..2 {
+            views.get_or_render(None, || {
+                renders += 1;
+                node("h")
+            });
+        }
+        assert_eq!(renders, 2);
+        for version in [1, 2, 3, 1] {
+            views.get_or_render(Some(ViewKey::new(&a, version, "hosts", "")), || {
+                renders += 1;
+                node("v")
+            });
+        }
+        assert_eq!(renders, 6, "version 1 was dropped when 3 came");
+    }
+}
