@@ -109,6 +109,26 @@ async fn tenants_only_see_their_own_probes_and_reports() {
     )
     .unwrap();
     assert_eq!(report.node_count(), 0);
+    // Every view, and the owner's views are not empty (so the other tenant's would show a leak).
+    for view in stormscope_app::render::VIEWS {
+        let (status, _, body) = get(&format!("{}/api/topology/{view}", s.app), &other, None).await;
+        assert_eq!(status, 200, "{view}");
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["nodes"], serde_json::json!({}), "{view} leaks");
+    }
+    for view in ["hosts", "processes"] {
+        let (_, _, body) = get(&format!("{}/api/topology/{view}", s.app), &owner, None).await;
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(!json["nodes"].as_object().unwrap().is_empty(), "{view}");
+    }
+    for path in ["/api/topology/hosts", "/api/topology/hosts/ws"] {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", s.app))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{path} without a tenant");
+    }
     let response = reqwest::Client::new()
         .get(format!("{}/api/report", s.app))
         .send()
