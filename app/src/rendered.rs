@@ -49,36 +49,37 @@ impl ViewKey {
     }
 }
 
-/// The last `capacity` renders.
+/// Rendered views.
+pub type RenderedViews = Rendered<Nodes>;
+
+/// The last `capacity` renders of one kind (views, or the topology list).
 #[derive(Debug)]
-pub struct RenderedViews {
+pub struct Rendered<V> {
+    /// What is kept, for the metric: `view` or `registry`.
+    kind: &'static str,
     capacity: usize,
-    entries: Mutex<VecDeque<(ViewKey, Arc<Nodes>)>>,
+    entries: Mutex<VecDeque<(ViewKey, Arc<V>)>>,
 }
 
-impl RenderedViews {
-    pub fn new(capacity: usize) -> Self {
-        RenderedViews {
+impl<V> Rendered<V> {
+    pub fn new(kind: &'static str, capacity: usize) -> Self {
+        Rendered {
+            kind,
             capacity,
             entries: Mutex::new(VecDeque::new()),
         }
     }
 
     /// The render under `key`, or `render()` kept under it. Without a key (history), renders.
-    pub fn get_or_render(
-        &self,
-        key: Option<ViewKey>,
-        render: impl FnOnce() -> Nodes,
-    ) -> Arc<Nodes> {
+    pub fn get_or_render(&self, key: Option<ViewKey>, render: impl FnOnce() -> V) -> Arc<V> {
         let Some(key) = key else {
             return Arc::new(render());
         };
         if let Some((_, hit)) = self.lock().iter().find(|(k, _)| *k == key) {
-            metrics::counter!("stormscope_app_rendered_views_total", "result" => "hit")
-                .increment(1);
+            self.count("hit");
             return hit.clone();
         }
-        metrics::counter!("stormscope_app_rendered_views_total", "result" => "miss").increment(1);
+        self.count("miss");
         // Rendered without the lock: a large view takes a while, and other keys need not wait.
         let nodes = Arc::new(render());
         let mut entries = self.lock();
@@ -89,7 +90,16 @@ impl RenderedViews {
         nodes
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(ViewKey, Arc<Nodes>)>> {
+    fn count(&self, result: &'static str) {
+        metrics::counter!(
+            "stormscope_app_rendered_views_total",
+            "kind" => self.kind,
+            "result" => result
+        )
+        .increment(1);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(ViewKey, Arc<V>)>> {
         self.entries.lock().expect("rendered views lock")
     }
 }
@@ -111,7 +121,7 @@ mod tests {
 
     #[test]
     fn the_same_view_of_the_same_version_renders_once() {
-        let views = RenderedViews::new(4);
+        let views = RenderedViews::new("view", 4);
         let a = TenantId::new("a").unwrap();
         let mut renders = 0;
         for query in ["t=5s&system=all", "system=all&timestamp=x", "system=all"] {
@@ -138,7 +148,7 @@ mod tests {
 
     #[test]
     fn tenants_never_share_a_render() {
-        let views = RenderedViews::new(4);
+        let views = RenderedViews::new("view", 4);
         let a = TenantId::new("a").unwrap();
         let b = TenantId::new("b").unwrap();
         views.get_or_render(Some(ViewKey::new(&a, 7, "hosts", "")), || node("a-host"));
@@ -148,7 +158,7 @@ mod tests {
 
     #[test]
     fn history_is_never_cached_and_old_renders_are_dropped() {
-        let views = RenderedViews::new(2);
+        let views = RenderedViews::new("view", 2);
         let a = TenantId::new("a").unwrap();
         let mut renders = 0;
         for _ in 0..2 {

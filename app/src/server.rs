@@ -62,7 +62,8 @@ impl App {
         let state = web::Data::new(AppState {
             reader,
             live: Default::default(),
-            rendered: crate::rendered::RenderedViews::new(32),
+            rendered: crate::rendered::RenderedViews::new("view", 32),
+            registries: crate::rendered::Rendered::new("registry", 8),
             quanta: crate::quanta::MergedQuanta::new(config.merged_quanta),
             tenancy: config.tenancy,
             window: config.window,

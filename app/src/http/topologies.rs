@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, QueryError, flagged, snapshot};
 use crate::render::{self, Options};
+use crate::rendered::ViewKey;
 
 /// The registry as Scope lists it: an array of topology descriptions. The answer is an array,
 /// so a degraded window is flagged by the `X-Stormscope-Degraded` header alone, as
@@ -14,12 +15,25 @@ pub async fn topologies(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, QueryError> {
     let snapshot = snapshot(&req, &state).await?;
-    let options = Options::from_query(req.query_string());
-    let body = render::topologies(&snapshot.report, &options);
+    let query = req.query_string().to_owned();
+    let key = snapshot
+        .version
+        .map(|v| ViewKey::new(&snapshot.tenant, v, "", &query));
+    let report = snapshot.report.clone();
+    let render_state = state.clone();
+    // Every view is rendered for its stats: off the worker thread, and once per window
+    // version however many browsers poll.
+    let body = web::block(move || {
+        render_state.registries.get_or_render(key, || {
+            render::topologies(&report, &Options::from_query(&query))
+        })
+    })
+    .await
+    .map_err(|_| QueryError::RenderFailed)?;
     Ok(flagged(
         HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-cache"))
-            .json(body),
+            .json(&*body),
         &snapshot.degraded,
     ))
 }
