@@ -1,15 +1,17 @@
 //! The `hosts` view: the hosts the probes run on, connected as their endpoints are.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use stormscope_shared::model::keys;
 use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::{edges, host_of, map_endpoints};
-use super::summary::{self, NodeSummary, host_labels};
+use super::summary::{self, NodeSummary, Templates, host_labels};
 
 pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Host);
+    let templates = Templates::of(topology);
     let mut nodes: BTreeMap<String, NodeSummary> = topology
         .nodes
         .iter()
@@ -29,16 +31,14 @@ pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
                     topology.shape.clone()
                 },
                 tag: topology.tag.clone(),
-                metadata: summary::metadata(node, topology),
-                metrics: summary::metrics(node, topology),
+                metadata: templates.metadata(node),
+                metrics: templates.metrics(node),
                 ..NodeSummary::default()
             };
             (id.clone(), summary)
         })
         .collect();
-    let mapping = map_endpoints(report, |e| {
-        e.latest_value(keys::HOST_NODE_ID).map(str::to_owned)
-    });
+    let mapping = map_endpoints(report, |_, host| Some(Cow::Borrowed(host)));
     summary::add_edges(&mut nodes, edges(report, &mapping));
     nodes
 }

@@ -20,6 +20,7 @@ mod pods;
 mod processes;
 mod registry;
 mod summary;
+mod templates;
 mod weave;
 
 use std::collections::BTreeMap;
