@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use foldhash::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde::Serialize;
 use stormscope_shared::model::{Node, Sample, Topology};
@@ -144,41 +144,45 @@ fn pseudo_node(id: &str) -> Option<NodeSummary> {
 /// Adds each edge whose both ends are nodes of the view, creating pseudo nodes on use (`to`
 /// only once `from` is a node, as edge by edge). A view has tens of thousands of edges, many
 /// joining the same two nodes, and an ordered lookup of an id compares long shared prefixes
-/// again and again: so each pair is taken once, and the nodes are found through a hash index.
+/// again and again: so the ends are found through a hash index, and pairs are told apart by
+/// the numbers of their nodes rather than by their ids.
 pub fn add_edges<'a>(
     nodes: &mut BTreeMap<String, NodeSummary>,
     edges: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) {
-    let mut created: HashMap<&str, NodeSummary> = HashMap::default();
-    let mut index: HashMap<&str, &mut NodeSummary> = nodes
-        .iter_mut()
-        .map(|(id, node)| (id.as_str(), node))
-        .collect();
+    let mut slots: Vec<&mut NodeSummary> = Vec::with_capacity(nodes.len());
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
+    for (id, node) in nodes.iter_mut() {
+        index.insert(id, slots.len());
+        slots.push(node);
+    }
+    // Pseudo nodes the edges name, numbered after the view's own.
+    let mut created: Vec<NodeSummary> = Vec::new();
+    let mut pairs: Vec<(usize, &str)> = Vec::new();
     let mut seen = HashSet::default();
     for (from, to) in edges {
-        if !seen.insert((from, to)) {
-            continue;
-        }
-        let mut in_view = |id| {
-            if index.contains_key(id) || created.contains_key(id) {
-                return true;
+        let mut number = |id: &'a str| {
+            if let Some(i) = index.get(id) {
+                return Some(*i);
             }
-            let pseudo = pseudo_node(id);
-            let is_node = pseudo.is_some();
-            created.extend(pseudo.map(|node| (id, node)));
-            is_node
+            created.push(pseudo_node(id)?);
+            let i = slots.len() + created.len() - 1;
+            index.insert(id, i);
+            Some(i)
         };
-        if !(in_view(from) && in_view(to)) {
-            continue;
+        if let Some(from) = number(from)
+            && let Some(to_number) = number(to)
+            && seen.insert((from, to_number))
+        {
+            pairs.push((from, to));
         }
-        let node = match index.get_mut(from) {
-            Some(node) => node,
-            None => created.get_mut(from).expect("created above"),
-        };
-        node.adjacency.insert(to.to_owned());
     }
-    drop(index);
-    nodes.extend(created.into_iter().map(|(id, node)| (id.to_owned(), node)));
+    slots.extend(created.iter_mut());
+    for (from, to) in pairs {
+        slots[from].adjacency.insert(to.to_owned());
+    }
+    drop(slots);
+    nodes.extend(created.into_iter().map(|node| (node.id.clone(), node)));
 }
 
 /// The two pseudo nodes for addresses outside every local network.
