@@ -11,7 +11,7 @@ use stormscope_shared::model::{Node, keys};
 use stormscope_shared::upgrade::endpoint_address;
 use stormscope_shared::{Report, TopologyKind};
 
-use super::parallel::{par_chunks, par_map};
+use super::parallel::par_map;
 
 pub const IN_INTERNET: &str = "in-theinternet";
 pub const OUT_INTERNET: &str = "out-theinternet";
@@ -50,15 +50,13 @@ fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
 }
 
 /// Endpoint id to the node of the view it lands on, borrowed where the report names that node
-/// (a host, the Internet). Hashed: a view looks up every endpoint of every connection, and
-/// endpoint ids share long prefixes that ordered lookups compare again and again. With foldhash
-/// rather than SipHash, which cost more than the rest of the lookup; foldhash is still seeded
-/// per process, so a probe cannot choose ids that collide.
+/// (a host, the Internet). Hashed, with foldhash rather than SipHash, which cost more than the
+/// rest of a lookup: foldhash is still seeded per process, so a probe cannot choose ids that
+/// collide.
 pub type EndpointMapping<'a> = HashMap<&'a str, Cow<'a, str>>;
 
-/// Where each endpoint lands: `to_node` names the view's node for an endpoint the probe placed
-/// on a host (given its `host_node_id`); endpoints it places nowhere are remote, and become the
-/// Internet if their address is not local. Endpoints mapped to nothing are left out.
+/// Where each endpoint lands (see [`endpoint_target`]). Endpoints mapped to nothing are left
+/// out.
 pub fn map_endpoints<'r>(
     report: &'r Report,
     to_node: impl Fn(&'r Node, &'r str) -> Option<Cow<'r, str>> + Sync,
@@ -70,56 +68,37 @@ pub fn map_endpoints<'r>(
         .iter()
         .collect();
     let targets = par_map(&endpoints, |(id, endpoint)| {
-        if let Some(host) = endpoint.latest_value(keys::HOST_NODE_ID) {
-            return to_node(endpoint, host);
-        }
-        match endpoint_address(id) {
-            Some(addr) if !local.contains(addr) => {
-                Some(Cow::Borrowed(if endpoint.adjacency.is_empty() {
-                    OUT_INTERNET
-                } else {
-                    IN_INTERNET
-                }))
-            }
-            _ => None,
-        }
+        endpoint_target(&local, id, endpoint, &to_node)
     });
-    let mut mapping =
-        EndpointMapping::with_capacity_and_hasher(endpoints.len(), Default::default());
-    mapping.extend(
-        endpoints
-            .iter()
-            .zip(targets)
-            .filter_map(|((id, _), target)| Some((id.as_str(), target?))),
-    );
-    mapping
+    endpoints
+        .iter()
+        .zip(targets)
+        .filter_map(|((id, _), target)| Some((id.as_str(), target?)))
+        .collect()
 }
 
-/// The edges between mapped nodes that the endpoints' connections imply, in the endpoints'
-/// order; found on all cores, a lookup or two for each of tens of thousands of connections.
-pub fn edges<'a>(report: &'a Report, mapping: &'a EndpointMapping<'a>) -> Vec<(&'a str, &'a str)> {
-    // Endpoints without connections of their own (their peers name them) need no lookup.
-    let connected: Vec<(&String, &Node)> = report
-        .topology(TopologyKind::Endpoint)
-        .nodes
-        .iter()
-        .filter(|(_, endpoint)| !endpoint.adjacency.is_empty())
-        .collect();
-    par_chunks(&connected, |part| {
-        let mut edges = Vec::new();
-        for (id, endpoint) in part {
-            let Some(from) = mapping.get(id.as_str()) else {
-                continue;
-            };
-            for to in &endpoint.adjacency {
-                if let Some(to) = mapping.get(to.as_str()) {
-                    edges.push((from.as_ref(), to.as_ref()));
-                }
-            }
+/// The view node endpoint `id` lands on: `to_node` names it for an endpoint the probe placed on
+/// a host (given its `host_node_id`); endpoints it places nowhere are remote, and become the
+/// Internet if their address is not local.
+pub fn endpoint_target<'r>(
+    local: &LocalNetworks,
+    id: &'r str,
+    endpoint: &'r Node,
+    to_node: impl Fn(&'r Node, &'r str) -> Option<Cow<'r, str>>,
+) -> Option<Cow<'r, str>> {
+    if let Some(host) = endpoint.latest_value(keys::HOST_NODE_ID) {
+        return to_node(endpoint, host);
+    }
+    match endpoint_address(id) {
+        Some(addr) if !local.contains(addr) => {
+            Some(Cow::Borrowed(if endpoint.adjacency.is_empty() {
+                OUT_INTERNET
+            } else {
+                IN_INTERNET
+            }))
         }
-        edges
-    })
-    .concat()
+        _ => None,
+    }
 }
 
 /// The host part of a host node id (`web-1.demo.local;<host>` names `web-1.demo.local`).

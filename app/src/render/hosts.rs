@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use stormscope_shared::model::keys;
 use stormscope_shared::{Report, TopologyKind};
 
-use super::endpoints::{edges, host_of, map_endpoints};
-use super::summary::{self, NodeSummary, Templates, host_labels};
+use super::endpoints::host_of;
+use super::summary::{NodeSummary, Templates, host_labels};
+use super::wiring::connect_endpoints;
 
 pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Host);
@@ -38,7 +39,6 @@ pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
             (id.clone(), summary)
         })
         .collect();
-    let mapping = map_endpoints(report, |_, host| Some(Cow::Borrowed(host)));
-    summary::add_edges(&mut nodes, edges(report, &mapping));
+    connect_endpoints(report, &mut nodes, |_, host| Some(Cow::Borrowed(host)));
     nodes
 }

@@ -22,6 +22,7 @@ mod registry;
 mod summary;
 mod templates;
 mod weave;
+mod wiring;
 
 use std::collections::BTreeMap;
 

@@ -7,9 +7,10 @@ use foldhash::HashMap;
 use stormscope_shared::model::{Node, Topology, keys};
 use stormscope_shared::{Report, TopologyKind};
 
-use super::endpoints::{IN_INTERNET, OUT_INTERNET, edges, host_of, map_endpoints};
+use super::endpoints::{IN_INTERNET, OUT_INTERNET, host_of};
 use super::parallel::par_chunks;
 use super::summary::{self, NodeSummary, ParentRow, Templates, host_labels};
+use super::wiring::connect_endpoints;
 
 /// Every process the probes report, connected as their endpoints are.
 pub fn processes(report: &Report) -> BTreeMap<String, NodeSummary> {
@@ -29,8 +30,7 @@ pub fn processes(report: &Report) -> BTreeMap<String, NodeSummary> {
             .collect::<Vec<_>>()
     });
     let mut nodes: BTreeMap<String, NodeSummary> = parts.into_iter().flatten().collect();
-    let mapping = map_endpoints(report, process_of_endpoint);
-    summary::add_edges(&mut nodes, edges(report, &mapping));
+    connect_endpoints(report, &mut nodes, process_of_endpoint);
     nodes
 }
 

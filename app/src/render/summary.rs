@@ -3,12 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use foldhash::{HashMap, HashMapExt, HashSet};
-
 use serde::Serialize;
 use stormscope_shared::model::{Node, Sample, Topology};
 
 pub use super::templates::{Templates, Text};
+pub use super::wiring::add_edges;
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -116,7 +115,7 @@ pub fn ensure_node(nodes: &mut BTreeMap<String, NodeSummary>, id: &str) -> bool 
 }
 
 /// The pseudo node `id` names, if it names one.
-fn pseudo_node(id: &str) -> Option<NodeSummary> {
+pub(super) fn pseudo_node(id: &str) -> Option<NodeSummary> {
     if id == "in-theinternet" || id == "out-theinternet" {
         return Some(internet(id));
     }
@@ -139,50 +138,6 @@ fn pseudo_node(id: &str) -> Option<NodeSummary> {
         pseudo: true,
         ..NodeSummary::default()
     })
-}
-
-/// Adds each edge whose both ends are nodes of the view, creating pseudo nodes on use (`to`
-/// only once `from` is a node, as edge by edge). A view has tens of thousands of edges, many
-/// joining the same two nodes, and an ordered lookup of an id compares long shared prefixes
-/// again and again: so the ends are found through a hash index, and pairs are told apart by
-/// the numbers of their nodes rather than by their ids.
-pub fn add_edges<'a>(
-    nodes: &mut BTreeMap<String, NodeSummary>,
-    edges: impl IntoIterator<Item = (&'a str, &'a str)>,
-) {
-    let mut slots: Vec<&mut NodeSummary> = Vec::with_capacity(nodes.len());
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
-    for (id, node) in nodes.iter_mut() {
-        index.insert(id, slots.len());
-        slots.push(node);
-    }
-    // Pseudo nodes the edges name, numbered after the view's own.
-    let mut created: Vec<NodeSummary> = Vec::new();
-    let mut pairs: Vec<(usize, &str)> = Vec::new();
-    let mut seen = HashSet::default();
-    for (from, to) in edges {
-        let mut number = |id: &'a str| {
-            if let Some(i) = index.get(id) {
-                return Some(*i);
-            }
-            created.push(pseudo_node(id)?);
-            let i = slots.len() + created.len() - 1;
-            index.insert(id, i);
-            Some(i)
-        };
-        if let Some(from) = number(from)
-            && let Some(to_number) = number(to)
-            && seen.insert((from, to_number))
-        {
-            pairs.push((from, to));
-        }
-    }
-    slots.extend(created.iter_mut());
-    for (from, to) in pairs {
-        slots[from].adjacency.insert(to.to_owned());
-    }
-    drop(slots);
-    nodes.extend(created.into_iter().map(|node| (node.id.clone(), node)));
 }
 
 /// The two pseudo nodes for addresses outside every local network.
