@@ -8,7 +8,7 @@ use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::host_of;
 use super::summary::{NodeSummary, Templates, host_labels};
-use super::wiring::connect_endpoints;
+use super::wiring::endpoint_edges;
 
 pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Host);
@@ -39,6 +39,9 @@ pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
             (id.clone(), summary)
         })
         .collect();
-    connect_endpoints(report, &mut nodes, |_, host| Some(Cow::Borrowed(host)));
+    endpoint_edges(report, TopologyKind::Host, |_, host| {
+        Some(Cow::Borrowed(host))
+    })
+    .add_to(&mut nodes);
     nodes
 }

@@ -1,7 +1,9 @@
 //! Large views split their per-node work across the machine's cores: a query for a hundred
 //! probes' processes summarises tens of thousands of nodes, and one core alone would keep the
 //! user waiting for most of the answer. Small views stay on the calling thread. Hand-written
-//! over `std::thread::scope` rather than a pool crate: two call shapes, no queueing needed.
+//! over `std::thread::scope` rather than a pool crate: three call shapes, no queueing needed.
+
+use std::cell::Cell;
 
 /// Below this many items one thread is faster than starting more.
 const MIN_PER_THREAD: usize = 2048;
@@ -40,9 +42,38 @@ pub fn par_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -
     })
 }
 
+/// `(a(), b())`, `a` on another thread while this one does `b`. Work either splits further
+/// stays on its own thread: the cores are busy already.
+pub fn join<RA: Send, RB>(a: impl FnOnce() -> RA + Send, b: impl FnOnce() -> RB) -> (RA, RB) {
+    if cores() <= 1 || JOINED.get() {
+        return (a(), b());
+    }
+    std::thread::scope(|scope| {
+        let a = scope.spawn(|| {
+            JOINED.set(true);
+            a()
+        });
+        JOINED.set(true);
+        let b = b();
+        JOINED.set(false);
+        (a.join().expect("a render thread panicked"), b)
+    })
+}
+
+thread_local! {
+    /// Whether this thread is one side of a [`join`].
+    static JOINED: Cell<bool> = const { Cell::new(false) };
+}
+
 fn threads_for(items: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (items / MIN_PER_THREAD).clamp(1, cores.min(MAX_THREADS))
+    if JOINED.get() {
+        return 1;
+    }
+    (items / MIN_PER_THREAD).clamp(1, cores().min(MAX_THREADS))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]
@@ -56,5 +87,14 @@ mod tests {
             let doubled = par_map(&items, |i| i * 2);
             assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn joined_work_stays_on_its_thread() {
+        let items: Vec<usize> = (0..MIN_PER_THREAD * 4).collect();
+        let threads = || par_chunks(&items, |_| std::thread::current().id()).len();
+        let (a, b) = join(threads, threads);
+        assert_eq!((a, b), (1, 1));
+        assert_eq!(threads(), threads_for(items.len()));
     }
 }
