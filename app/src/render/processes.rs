@@ -14,29 +14,27 @@ use super::wiring::endpoint_edges;
 
 /// Every process the probes report, connected as their endpoints are.
 pub fn processes(report: &Report) -> BTreeMap<String, NodeSummary> {
-    // The endpoints' edges are found on another thread while this one summarises the
-    // processes: the summaries are freed with the view, on this thread, and memory freed by
-    // another thread than the one that allocated it costs several times as much to free.
+    let topology = report.topology(TopologyKind::Process);
+    // The edges are found on another thread while this one summarises the processes: the
+    // summaries are freed with the view, on this thread, and memory freed by another thread
+    // than the one that allocated it costs several times as much to free.
     let (edges, mut nodes) = join(
         || endpoint_edges(report, TopologyKind::Process, process_of_endpoint),
-        || summaries(report),
+        || {
+            let templates = Templates::of(topology);
+            let parents = ParentLabels::new(report);
+            topology
+                .nodes
+                .iter()
+                .map(|(id, node)| {
+                    let summary = process_summary(topology, &templates, &parents, id, node);
+                    (id.clone(), summary)
+                })
+                .collect()
+        },
     );
     edges.add_to(&mut nodes);
     nodes
-}
-
-fn summaries(report: &Report) -> BTreeMap<String, NodeSummary> {
-    let topology = report.topology(TopologyKind::Process);
-    let templates = Templates::of(topology);
-    let parents = ParentLabels::new(report);
-    topology
-        .nodes
-        .iter()
-        .map(|(id, node)| {
-            let summary = process_summary(topology, &templates, &parents, id, node);
-            (id.clone(), summary)
-        })
-        .collect()
 }
 
 /// The process a local endpoint belongs to, from the host (`host_node_id`) and pid the probe
@@ -54,7 +52,15 @@ pub fn is_internet(id: &str) -> bool {
 
 /// Processes grouped by name: one stacked node per name, connected as its processes are.
 pub fn by_name(report: &Report) -> BTreeMap<String, NodeSummary> {
-    let processes = processes(report);
+    // A group takes no more of its processes than their edges (pseudo nodes come whole), so
+    // they are not summarised.
+    let mut processes: BTreeMap<String, NodeSummary> = report
+        .topology(TopologyKind::Process)
+        .nodes
+        .keys()
+        .map(|id| (id.clone(), NodeSummary::default()))
+        .collect();
+    endpoint_edges(report, TopologyKind::Process, process_of_endpoint).add_to(&mut processes);
     // Each edge of each process asks for its target's name: hashed, rather than an ordered
     // lookup of a long id among every process for each.
     let names: HashMap<&str, &str> = report
