@@ -205,11 +205,11 @@ impl<'a> Counter<'a> {
 
 fn cell(id: &str, value: &str) -> MetadataRow {
     MetadataRow {
-        id: id.to_owned(),
-        label: String::new(),
+        id: id.into(),
+        label: "".into(),
         value: value.to_owned(),
         priority: 0.0,
-        data_type: String::new(),
+        data_type: "".into(),
         truncate: 0,
     }
 }

@@ -50,7 +50,7 @@ pub fn details(report: &Report, view: &str, id: &str) -> Option<DetailedNode> {
         for row in &mut summary.metrics {
             row.samples = node
                 .metrics
-                .get(&row.id)
+                .get(&*row.id)
                 .filter(|m| !m.samples.is_empty())
                 .map(|m| m.samples.clone());
         }

@@ -2,8 +2,10 @@
 //! renders (a process, a host), or one of the Internet pseudo nodes when its address is outside
 //! every local network; connections between endpoints become edges between those nodes.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::net::Ipv4Addr;
+
+use foldhash::HashMap;
 
 use stormscope_shared::model::{Node, keys};
 use stormscope_shared::upgrade::endpoint_address;
@@ -47,18 +49,18 @@ fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
     Some((u32::from(addr.parse::<Ipv4Addr>().ok()?), mask))
 }
 
-/// Endpoint id to the node of the view it lands on. Hashed: a view looks up every endpoint
-/// of every connection, and endpoint ids share long prefixes that ordered lookups compare
-/// again and again.
-pub type EndpointMapping<'a> = HashMap<&'a str, String>;
+/// Endpoint id to the node of the view it lands on, borrowed where the report names that node
+/// (a host, the Internet). Hashed, with foldhash rather than SipHash, which cost more than the
+/// rest of a lookup: foldhash is still seeded per process, so a probe cannot choose ids that
+/// collide.
+pub type EndpointMapping<'a> = HashMap<&'a str, Cow<'a, str>>;
 
-/// Where each endpoint lands: `to_node` names the view's node for an endpoint the probe placed
-/// on a host (`host_node_id`); endpoints it places nowhere are remote, and become the Internet
-/// if their address is not local. Endpoints mapped to nothing are left out.
-pub fn map_endpoints(
-    report: &Report,
-    to_node: impl Fn(&Node) -> Option<String> + Sync,
-) -> EndpointMapping<'_> {
+/// Where each endpoint lands (see [`endpoint_target`]). Endpoints mapped to nothing are left
+/// out.
+pub fn map_endpoints<'r>(
+    report: &'r Report,
+    to_node: impl Fn(&'r Node, &'r str) -> Option<Cow<'r, str>> + Sync,
+) -> EndpointMapping<'r> {
     let local = LocalNetworks::of(report);
     let endpoints: Vec<(&String, &Node)> = report
         .topology(TopologyKind::Endpoint)
@@ -66,20 +68,7 @@ pub fn map_endpoints(
         .iter()
         .collect();
     let targets = par_map(&endpoints, |(id, endpoint)| {
-        if endpoint.latest.contains_key(keys::HOST_NODE_ID) {
-            return to_node(endpoint);
-        }
-        match endpoint_address(id) {
-            Some(addr) if !local.contains(addr) => Some(
-                if endpoint.adjacency.is_empty() {
-                    OUT_INTERNET
-                } else {
-                    IN_INTERNET
-                }
-                .to_owned(),
-            ),
-            _ => None,
-        }
+        endpoint_target(&local, id, endpoint, &to_node)
     });
     endpoints
         .iter()
@@ -88,22 +77,28 @@ pub fn map_endpoints(
         .collect()
 }
 
-/// The edges between mapped nodes that the endpoints' connections imply.
-pub fn edges<'a>(
-    report: &'a Report,
-    mapping: &'a EndpointMapping<'a>,
-) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-    report
-        .topology(TopologyKind::Endpoint)
-        .nodes
-        .iter()
-        .flat_map(move |(id, endpoint)| {
-            let from = mapping.get(id.as_str());
-            endpoint
-                .adjacency
-                .iter()
-                .filter_map(move |to| Some((from?.as_str(), mapping.get(to.as_str())?.as_str())))
-        })
+/// The view node endpoint `id` lands on: `to_node` names it for an endpoint the probe placed on
+/// a host (given its `host_node_id`); endpoints it places nowhere are remote, and become the
+/// Internet if their address is not local.
+pub fn endpoint_target<'r>(
+    local: &LocalNetworks,
+    id: &'r str,
+    endpoint: &'r Node,
+    to_node: impl Fn(&'r Node, &'r str) -> Option<Cow<'r, str>>,
+) -> Option<Cow<'r, str>> {
+    if let Some(host) = endpoint.latest_value(keys::HOST_NODE_ID) {
+        return to_node(endpoint, host);
+    }
+    match endpoint_address(id) {
+        Some(addr) if !local.contains(addr) => {
+            Some(Cow::Borrowed(if endpoint.adjacency.is_empty() {
+                OUT_INTERNET
+            } else {
+                IN_INTERNET
+            }))
+        }
+        _ => None,
+    }
 }
 
 /// The host part of a host node id (`web-1.demo.local;<host>` names `web-1.demo.local`).

@@ -1,15 +1,18 @@
 //! The `hosts` view: the hosts the probes run on, connected as their endpoints are.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use stormscope_shared::model::keys;
 use stormscope_shared::{Report, TopologyKind};
 
-use super::endpoints::{edges, host_of, map_endpoints};
-use super::summary::{self, NodeSummary, host_labels};
+use super::endpoints::host_of;
+use super::summary::{NodeSummary, Templates, host_labels};
+use super::wiring::endpoint_edges;
 
 pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Host);
+    let templates = Templates::of(topology);
     let mut nodes: BTreeMap<String, NodeSummary> = topology
         .nodes
         .iter()
@@ -29,16 +32,16 @@ pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
                     topology.shape.clone()
                 },
                 tag: topology.tag.clone(),
-                metadata: summary::metadata(node, topology),
-                metrics: summary::metrics(node, topology),
+                metadata: templates.metadata(node),
+                metrics: templates.metrics(node),
                 ..NodeSummary::default()
             };
             (id.clone(), summary)
         })
         .collect();
-    let mapping = map_endpoints(report, |e| {
-        e.latest_value(keys::HOST_NODE_ID).map(str::to_owned)
-    });
-    summary::add_edges(&mut nodes, edges(report, &mapping));
+    endpoint_edges(report, TopologyKind::Host, |_, host| {
+        Some(Cow::Borrowed(host))
+    })
+    .add_to(&mut nodes);
     nodes
 }

@@ -2,6 +2,7 @@
 //! as each rendered node's `children`; the views here only keep summaries, so node details
 //! recover it with the same mappings the views use.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use stormscope_shared::model::keys;
@@ -114,9 +115,7 @@ impl<'r> Membership<'r> {
     /// Each endpoint's view node: the one whose connections it carries.
     pub(super) fn endpoints(&self) -> BTreeMap<String, String> {
         let mapping = match self.grouping {
-            Grouping::Hosts => map_endpoints(self.report, |e| {
-                e.latest_value(keys::HOST_NODE_ID).map(str::to_owned)
-            }),
+            Grouping::Hosts => map_endpoints(self.report, |_, host| Some(Cow::Borrowed(host))),
             Grouping::Unknown => return BTreeMap::new(),
             _ => map_endpoints(self.report, process_of_endpoint),
         };
@@ -124,7 +123,7 @@ impl<'r> Membership<'r> {
             .into_iter()
             .filter_map(|(endpoint, target)| {
                 let owner = match self.grouping {
-                    Grouping::Hosts => Some(target),
+                    Grouping::Hosts => Some(target.into_owned()),
                     _ => self.process(&target),
                 };
                 Some((endpoint.to_owned(), owner?))

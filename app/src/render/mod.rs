@@ -22,7 +22,9 @@ mod pods;
 mod processes;
 mod registry;
 mod summary;
+mod templates;
 mod weave;
+mod wiring;
 
 use std::collections::BTreeMap;
 

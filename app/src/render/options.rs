@@ -152,8 +152,34 @@ pub(super) fn without_unconnected_pseudo(
     if let Some(inbound) = nodes.get_mut(IN_INTERNET) {
         inbound.adjacency.remove(OUT_INTERNET);
     }
-    let connected = connected(&nodes);
-    nodes.retain(|id, n| !n.pseudo || connected.contains(id));
+    // Only pseudo nodes can go, and a view has few: collecting every connected id instead
+    // (as `connected` does) would copy the id of every node of a large view.
+    let pseudo: BTreeSet<&str> = nodes
+        .iter()
+        .filter(|(_, n)| n.pseudo)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    if pseudo.is_empty() {
+        return nodes;
+    }
+    let mut connected: BTreeSet<&str> = BTreeSet::new();
+    for (id, node) in &nodes {
+        for to in node.adjacency.iter().filter(|to| *to != id) {
+            if node.pseudo {
+                connected.insert(id);
+            }
+            if let Some(to) = pseudo.get(to.as_str()) {
+                connected.insert(to);
+            }
+        }
+    }
+    let unconnected: Vec<String> = pseudo
+        .difference(&connected)
+        .map(|id| (*id).to_owned())
+        .collect();
+    for id in unconnected {
+        nodes.remove(&id);
+    }
     nodes
 }
 

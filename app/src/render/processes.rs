@@ -1,32 +1,49 @@
 //! The `processes` and `processes-by-name` views.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use stormscope_shared::model::{Node, keys};
+use foldhash::HashMap;
+use stormscope_shared::model::{Node, Topology, keys};
 use stormscope_shared::{Report, TopologyKind};
 
-use super::endpoints::{IN_INTERNET, OUT_INTERNET, edges, host_of, map_endpoints};
-use super::parallel::par_map;
-use super::summary::{self, NodeSummary, ParentRow, host_labels};
+use super::endpoints::{IN_INTERNET, OUT_INTERNET, host_of};
+use super::parallel::join;
+use super::summary::{self, NodeSummary, ParentRow, Templates, host_labels};
+use super::wiring::endpoint_edges;
 
 /// Every process the probes report, connected as their endpoints are.
 pub fn processes(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Process);
-    let processes: Vec<(&String, &Node)> = topology.nodes.iter().collect();
-    let mut nodes: BTreeMap<String, NodeSummary> = par_map(&processes, |(id, n)| {
-        ((*id).clone(), process_summary(report, id, n))
-    })
-    .into_iter()
-    .collect();
-    let mapping = map_endpoints(report, process_of_endpoint);
-    summary::add_edges(&mut nodes, edges(report, &mapping));
+    // The edges are found on another thread while this one summarises the processes: the
+    // summaries are freed with the view, on this thread, and memory freed by another thread
+    // than the one that allocated it costs several times as much to free.
+    let (edges, mut nodes) = join(
+        || endpoint_edges(report, TopologyKind::Process, process_of_endpoint),
+        || {
+            let templates = Templates::of(topology);
+            let parents = ParentLabels::new(report);
+            topology
+                .nodes
+                .iter()
+                .map(|(id, node)| {
+                    let summary = process_summary(topology, &templates, &parents, id, node);
+                    (id.clone(), summary)
+                })
+                .collect()
+        },
+    );
+    edges.add_to(&mut nodes);
     nodes
 }
 
-/// The process a local endpoint belongs to, from the host and pid the probe recorded on it.
-pub(super) fn process_of_endpoint(e: &Node) -> Option<String> {
-    let host = host_of(e.latest_value(keys::HOST_NODE_ID)?);
-    Some(format!("{host};{}", e.latest_value(keys::PID)?))
+/// The process a local endpoint belongs to, from the host (`host_node_id`) and pid the probe
+/// recorded on it.
+pub(super) fn process_of_endpoint<'r>(e: &'r Node, host_node_id: &str) -> Option<Cow<'r, str>> {
+    let host = host_of(host_node_id);
+    let pid = e.latest_value(keys::PID)?;
+    // Not `format!`: its machinery costs more than the copies, at one id per endpoint.
+    Some(Cow::Owned([host, ";", pid].concat()))
 }
 
 pub fn is_internet(id: &str) -> bool {
@@ -35,46 +52,54 @@ pub fn is_internet(id: &str) -> bool {
 
 /// Processes grouped by name: one stacked node per name, connected as its processes are.
 pub fn by_name(report: &Report) -> BTreeMap<String, NodeSummary> {
-    let processes = processes(report);
-    let group_of = |id: &str| -> Option<String> {
-        if is_internet(id) {
-            return Some(id.to_owned());
-        }
-        report
-            .topology(TopologyKind::Process)
-            .nodes
-            .get(id)?
-            .latest_value(keys::NAME)
-            .map(str::to_owned)
-    };
+    // A group takes no more of its processes than their edges (pseudo nodes come whole), so
+    // they are not summarised.
+    let mut processes: BTreeMap<String, NodeSummary> = report
+        .topology(TopologyKind::Process)
+        .nodes
+        .keys()
+        .map(|id| (id.clone(), NodeSummary::default()))
+        .collect();
+    endpoint_edges(report, TopologyKind::Process, process_of_endpoint).add_to(&mut processes);
+    // Each edge of each process asks for its target's name: hashed, rather than an ordered
+    // lookup of a long id among every process for each.
+    let names: HashMap<&str, &str> = report
+        .topology(TopologyKind::Process)
+        .nodes
+        .iter()
+        .filter_map(|(id, node)| Some((id.as_str(), node.latest_value(keys::NAME)?)))
+        .collect();
     let mut groups: BTreeMap<String, (NodeSummary, usize)> = BTreeMap::new();
     for (id, process) in &processes {
-        let Some(group) = group_of(id) else { continue };
-        let entry = groups.entry(group.clone()).or_insert_with(|| {
+        let Some(group) = group_of(&names, id) else {
+            continue;
+        };
+        if !groups.contains_key(group) {
             let node = if process.pseudo {
                 process.clone()
             } else {
                 NodeSummary {
-                    id: group.clone(),
-                    label: group.clone(),
-                    rank: group.clone(),
+                    id: group.to_owned(),
+                    label: group.to_owned(),
+                    rank: group.to_owned(),
                     shape: "square".into(),
                     stack: true,
                     ..NodeSummary::default()
                 }
             };
-            (
-                NodeSummary {
-                    adjacency: Default::default(),
-                    ..node
-                },
-                0,
-            )
-        });
+            let node = NodeSummary {
+                adjacency: Default::default(),
+                ..node
+            };
+            groups.insert(group.to_owned(), (node, 0));
+        }
+        let entry = groups.get_mut(group).expect("inserted above");
         entry.1 += 1;
         for to in &process.adjacency {
-            if let Some(target) = group_of(to) {
-                entry.0.adjacency.insert(target);
+            if let Some(target) = group_of(&names, to)
+                && !entry.0.adjacency.contains(target)
+            {
+                entry.0.adjacency.insert(target.to_owned());
             }
         }
     }
@@ -92,8 +117,21 @@ pub fn by_name(report: &Report) -> BTreeMap<String, NodeSummary> {
         .collect()
 }
 
-fn process_summary(report: &Report, id: &str, node: &Node) -> NodeSummary {
-    let topology = report.topology(TopologyKind::Process);
+/// The name group of process `id`: its name; the Internet is a group of its own.
+fn group_of<'a>(names: &HashMap<&str, &'a str>, id: &'a str) -> Option<&'a str> {
+    if is_internet(id) {
+        return Some(id);
+    }
+    names.get(id).copied()
+}
+
+fn process_summary(
+    topology: &Topology,
+    templates: &Templates,
+    parents: &ParentLabels,
+    id: &str,
+    node: &Node,
+) -> NodeSummary {
     let name = node.latest_value(keys::NAME).unwrap_or_default().to_owned();
     let host = node
         .latest_value(keys::HOST_NODE_ID)
@@ -105,7 +143,8 @@ fn process_summary(report: &Report, id: &str, node: &Node) -> NodeSummary {
     NodeSummary {
         id: id.to_owned(),
         label: name.clone(),
-        label_minor: format!("{host} ({pid})"),
+        // Not `format!`, which grows its string as it goes: one label per process.
+        label_minor: [host, " (", pid, ")"].concat(),
         rank: name,
         shape: if topology.shape.is_empty() {
             "square".into()
@@ -113,9 +152,9 @@ fn process_summary(report: &Report, id: &str, node: &Node) -> NodeSummary {
             topology.shape.clone()
         },
         tag: topology.tag.clone(),
-        metadata: summary::metadata(node, topology),
-        parents: parents(report, node),
-        metrics: summary::metrics(node, topology),
+        metadata: templates.metadata(node),
+        parents: parents.rows(node),
+        metrics: templates.metrics(node),
         ..NodeSummary::default()
     }
 }
@@ -133,6 +172,39 @@ const PARENT_ORDER: [&str; 8] = [
 
 /// A node's parents as the UI links them: the view each lives in and its label there.
 pub fn parents(report: &Report, node: &Node) -> Vec<ParentRow> {
+    parent_rows(node, |kind, id| parent_label(report, kind, id))
+}
+
+/// Parent labels found once per render: every process of a host, and of a container, has it
+/// as a parent, and each label takes ordered lookups by long ids (the parent, then its
+/// `latest` entries).
+pub struct ParentLabels<'r> {
+    report: &'r Report,
+    known: HashMap<(TopologyKind, &'r str), String>,
+}
+
+impl<'r> ParentLabels<'r> {
+    pub fn new(report: &'r Report) -> Self {
+        let known = [TopologyKind::Host, TopologyKind::Container]
+            .into_iter()
+            .flat_map(|kind| {
+                let ids = report.topology(kind).nodes.keys();
+                ids.map(move |id| ((kind, id.as_str()), parent_label(report, kind, id)))
+            })
+            .collect();
+        ParentLabels { report, known }
+    }
+
+    /// [`parents`] of `node`.
+    pub fn rows(&self, node: &Node) -> Vec<ParentRow> {
+        parent_rows(node, |kind, id| match self.known.get(&(kind, id)) {
+            Some(label) => label.clone(),
+            None => parent_label(self.report, kind, id),
+        })
+    }
+}
+
+fn parent_rows(node: &Node, label: impl Fn(TopologyKind, &str) -> String) -> Vec<ParentRow> {
     let mut rows = Vec::new();
     for (topology, ids) in &node.parents {
         let Some(kind) = TopologyKind::from_name(topology) else {
@@ -154,43 +226,10 @@ pub fn parents(report: &Report, node: &Node) -> Vec<ParentRow> {
             _ => continue,
         };
         for id in ids {
-            let parent = report.topology(kind).nodes.get(id);
-            let label = match kind {
-                TopologyKind::Host => {
-                    let name = parent
-                        .and_then(|p| p.latest_value(keys::HOST_NAME))
-                        .unwrap_or_else(|| host_of(id));
-                    host_labels(name).0
-                }
-                TopologyKind::Container => match parent {
-                    Some(p) => summary::container_label(p, id),
-                    None => id
-                        .split(';')
-                        .next()
-                        .unwrap_or_default()
-                        .chars()
-                        .take(12)
-                        .collect(),
-                },
-                TopologyKind::ContainerImage => {
-                    match parent.and_then(|p| p.latest_value("docker_image_name")) {
-                        Some(name) => super::containers::split_image_name(name).0,
-                        // Rendered views name images by name: `<name>;<container_image>`.
-                        None => id.split(';').next().unwrap_or_default().to_owned(),
-                    }
-                }
-                _ => parent
-                    .and_then(|p| {
-                        p.latest_value(keys::KUBERNETES_NAME)
-                            .or(p.latest_value("name"))
-                    })
-                    .unwrap_or_default()
-                    .to_owned(),
-            };
             rows.push(ParentRow {
                 id: id.clone(),
-                label,
-                topology_id: view.to_owned(),
+                label: label(kind, id),
+                topology_id: view,
             });
         }
     }
@@ -202,7 +241,44 @@ pub fn parents(report: &Report, node: &Node) -> Vec<ParentRow> {
             .unwrap_or(PARENT_ORDER.len())
     };
     rows.sort_by(|a, b| {
-        (rank(&a.topology_id), &a.label, &a.id).cmp(&(rank(&b.topology_id), &b.label, &b.id))
+        (rank(a.topology_id), &a.label, &a.id).cmp(&(rank(b.topology_id), &b.label, &b.id))
     });
     rows
+}
+
+/// The label of parent `id`, a node of topology `kind`, in the view it lives in.
+fn parent_label(report: &Report, kind: TopologyKind, id: &str) -> String {
+    let parent = report.topology(kind).nodes.get(id);
+    match kind {
+        TopologyKind::Host => {
+            let name = parent
+                .and_then(|p| p.latest_value(keys::HOST_NAME))
+                .unwrap_or_else(|| host_of(id));
+            host_labels(name).0
+        }
+        TopologyKind::Container => match parent {
+            Some(p) => summary::container_label(p, id),
+            None => id
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(12)
+                .collect(),
+        },
+        TopologyKind::ContainerImage => {
+            match parent.and_then(|p| p.latest_value("docker_image_name")) {
+                Some(name) => super::containers::split_image_name(name).0,
+                // Rendered views name images by name: `<name>;<container_image>`.
+                None => id.split(';').next().unwrap_or_default().to_owned(),
+            }
+        }
+        _ => parent
+            .and_then(|p| {
+                p.latest_value(keys::KUBERNETES_NAME)
+                    .or(p.latest_value("name"))
+            })
+            .unwrap_or_default()
+            .to_owned(),
+    }
 }

@@ -1,10 +1,13 @@
 //! `NodeSummary` (`render/detailed/summary.go`): what the UI shows of a node, with metadata and
 //! metrics laid out by the topology's templates.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
-use stormscope_shared::model::{Metric, Node, Sample, Topology};
+use stormscope_shared::model::{Node, Sample, Topology};
+
+pub use super::templates::{Templates, Text};
+pub use super::wiring::add_edges;
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -43,15 +46,17 @@ pub struct NodeSummary {
     pub adjacency: BTreeSet<String>,
 }
 
+/// A row's id, label and type come from its topology's template, shared by every row made
+/// from it ([`Text`]); its value is the node's own.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MetadataRow {
-    pub id: String,
-    pub label: String,
+    pub id: Text,
+    pub label: Text,
     pub value: String,
     #[serde(skip_serializing_if = "is_zero")]
     pub priority: f64,
-    #[serde(rename = "dataType", skip_serializing_if = "String::is_empty")]
-    pub data_type: String,
+    #[serde(rename = "dataType", skip_serializing_if = "str::is_empty")]
+    pub data_type: Text,
     #[serde(skip_serializing_if = "is_zero_i")]
     pub truncate: i64,
 }
@@ -60,18 +65,20 @@ pub struct MetadataRow {
 pub struct ParentRow {
     pub id: String,
     pub label: String,
+    /// The view the parent lives in.
     #[serde(rename = "topologyId")]
-    pub topology_id: String,
+    pub topology_id: &'static str,
 }
 
+/// As [`MetadataRow`], the text from its template shared, its figures the node's own.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MetricRow {
-    pub id: String,
-    pub label: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub format: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub group: String,
+    pub id: Text,
+    pub label: Text,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub format: Text,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub group: Text,
     pub value: f64,
     #[serde(skip_serializing_if = "is_zero")]
     pub priority: f64,
@@ -82,128 +89,55 @@ pub struct MetricRow {
     pub url: String,
 }
 
-/// Templates in the order Scope lays out rows: by priority, then id.
-fn by_priority<'a, T>(
-    templates: impl Iterator<Item = &'a T>,
-    key: impl Fn(&T) -> (f64, &String),
-) -> Vec<&'a T> {
-    let mut sorted: Vec<&T> = templates.collect();
-    sorted.sort_by(|a, b| {
-        let (pa, ia) = key(a);
-        let (pb, ib) = key(b);
-        pa.total_cmp(&pb).then_with(|| ia.cmp(ib))
-    });
-    sorted
-}
-
-/// Metadata rows from the topology's templates, by priority: each template's value from
-/// `latest`, `sets` (joined by ", ") or a `count_` entry, as its `from` says (all three in that
-/// order when empty).
+/// A node's metadata rows (see [`Templates::metadata`]), for views that summarise few nodes.
 pub fn metadata(node: &Node, topology: &Topology) -> Vec<MetadataRow> {
-    by_priority(topology.metadata_templates.values(), |t| {
-        (t.priority, &t.id)
-    })
-    .into_iter()
-    .filter_map(|t| {
-        let latest = || node.latest_value(&t.id).map(str::to_owned);
-        let sets = || {
-            node.sets
-                .get(&t.id)
-                .filter(|s| !s.is_empty())
-                .map(|s| s.iter().cloned().collect::<Vec<_>>().join(", "))
-        };
-        let counters = || {
-            node.latest_value(&format!("count_{}", t.id))
-                .map(str::to_owned)
-        };
-        let value = match t.from.as_str() {
-            "latest" => latest(),
-            "sets" => sets(),
-            "counters" => counters(),
-            _ => latest().or_else(sets).or_else(counters),
-        }?;
-        Some(MetadataRow {
-            id: t.id.clone(),
-            label: t.label.clone(),
-            value,
-            priority: t.priority,
-            data_type: t.data_type.clone(),
-            truncate: t.truncate,
-        })
-    })
-    .collect()
+    Templates::metadata_of(topology).metadata(node)
 }
 
-/// Metric rows from the topology's templates, by priority. The value is the last sample,
-/// truncated toward zero to two decimals as Scope does.
+/// A node's metric rows (see [`Templates::metrics`]), for views that summarise few nodes.
 pub fn metrics(node: &Node, topology: &Topology) -> Vec<MetricRow> {
-    by_priority(topology.metric_templates.values(), |t| (t.priority, &t.id))
-        .into_iter()
-        .filter_map(|t| {
-            let metric: &Metric = node.metrics.get(&t.id)?;
-            let last = metric.samples.last().map_or(0.0, |s| s.value);
-            Some(MetricRow {
-                id: t.id.clone(),
-                label: t.label.clone(),
-                format: t.format.clone(),
-                group: t.group.clone(),
-                value: (last * 100.0).trunc() / 100.0,
-                priority: t.priority,
-                samples: None,
-                min: metric.min,
-                max: metric.max,
-                url: String::new(),
-            })
-        })
-        .collect()
+    Templates::metrics_of(topology).metrics(node)
 }
 
 /// Makes sure the pseudo node `id` exists in a view (the Internet, or a host's "Uncontained" or
 /// "Unmanaged" group); says whether `id` is a node of the view at all.
-pub fn ensure_node(nodes: &mut std::collections::BTreeMap<String, NodeSummary>, id: &str) -> bool {
+pub fn ensure_node(nodes: &mut BTreeMap<String, NodeSummary>, id: &str) -> bool {
     if nodes.contains_key(id) {
         return true;
     }
-    let node = if id == "in-theinternet" || id == "out-theinternet" {
-        internet(id)
-    } else if let Some((kind, label)) = [("uncontained", "Uncontained"), ("unmanaged", "Unmanaged")]
-        .into_iter()
-        .find(|(kind, _)| id.starts_with(&format!("pseudo:{kind}:")))
-    {
-        let host = &id[format!("pseudo:{kind}:").len()..];
-        NodeSummary {
-            id: id.to_owned(),
-            label: label.to_owned(),
-            label_minor: host.to_owned(),
-            rank: format!("{kind}:{host}"),
-            shape: "square".into(),
-            stack: true,
-            pseudo: true,
-            ..NodeSummary::default()
+    match pseudo_node(id) {
+        Some(node) => {
+            nodes.insert(id.to_owned(), node);
+            true
         }
-    } else {
-        return false;
-    };
-    nodes.insert(id.to_owned(), node);
-    true
+        None => false,
+    }
 }
 
-/// Adds each edge whose both ends are nodes of the view (creating pseudo nodes on use).
-/// Many connections join the same two nodes, so each pair is looked up once.
-pub fn add_edges<'a>(
-    nodes: &mut std::collections::BTreeMap<String, NodeSummary>,
-    edges: impl IntoIterator<Item = (&'a str, &'a str)>,
-) {
-    let mut seen = std::collections::HashSet::new();
-    for (from, to) in edges {
-        if seen.insert((from, to))
-            && ensure_node(nodes, from)
-            && ensure_node(nodes, to)
-            && let Some(node) = nodes.get_mut(from)
-        {
-            node.adjacency.insert(to.to_owned());
-        }
+/// The pseudo node `id` names, if it names one.
+pub(super) fn pseudo_node(id: &str) -> Option<NodeSummary> {
+    if id == "in-theinternet" || id == "out-theinternet" {
+        return Some(internet(id));
     }
+    let (kind, label, host) = [("uncontained", "Uncontained"), ("unmanaged", "Unmanaged")]
+        .into_iter()
+        .find_map(|(kind, label)| {
+            let host = id
+                .strip_prefix("pseudo:")?
+                .strip_prefix(kind)?
+                .strip_prefix(':')?;
+            Some((kind, label, host))
+        })?;
+    Some(NodeSummary {
+        id: id.to_owned(),
+        label: label.to_owned(),
+        label_minor: host.to_owned(),
+        rank: format!("{kind}:{host}"),
+        shape: "square".into(),
+        stack: true,
+        pseudo: true,
+        ..NodeSummary::default()
+    })
 }
 
 /// The two pseudo nodes for addresses outside every local network.
