@@ -49,6 +49,12 @@ impl ViewKey {
     }
 }
 
+impl ViewKey {
+    fn same_view(&self, other: &ViewKey) -> bool {
+        self.tenant == other.tenant && self.view == other.view && self.options == other.options
+    }
+}
+
 /// Rendered views.
 pub type RenderedViews = Rendered<Nodes>;
 
@@ -83,6 +89,8 @@ impl<V> Rendered<V> {
         // Rendered without the lock: a large view takes a while, and other keys need not wait.
         let nodes = Arc::new(render());
         let mut entries = self.lock();
+        // An older version of the same view is never asked for again: the window moved on.
+        entries.retain(|(k, _)| !k.same_view(&key));
         entries.push_back((key, nodes.clone()));
         while entries.len() > self.capacity {
             entries.pop_front();
@@ -175,5 +183,24 @@ mod tests {
             });
         }
         assert_eq!(renders, 6, "version 1 was dropped when 3 came");
+    }
+
+    #[test]
+    fn a_newer_version_replaces_the_older_render_of_the_same_view() {
+        let views = RenderedViews::new("view", 8);
+        let a = TenantId::new("a").unwrap();
+        for version in 1..=5 {
+            views.get_or_render(Some(ViewKey::new(&a, version, "hosts", "")), || node("v"));
+            views.get_or_render(Some(ViewKey::new(&a, version, "processes", "")), || {
+                node("p")
+            });
+        }
+        assert_eq!(views.lock().len(), 2, "one render per view, the newest");
+        let mut rendered = false;
+        views.get_or_render(Some(ViewKey::new(&a, 5, "hosts", "")), || {
+            rendered = true;
+            node("v")
+        });
+        assert!(!rendered);
     }
 }
