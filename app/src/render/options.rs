@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use foldhash::HashSet;
 use serde::Serialize;
 use stormscope_shared::model::Node;
 use stormscope_shared::{Report, TopologyKind};
@@ -88,21 +89,21 @@ pub fn render_with(report: &Report, view: &str, options: &Options) -> Option<Ren
         if !chosen.is_empty() {
             let connected = connected(&nodes);
             let images = images_by_group(report, view);
-            let keep: BTreeSet<String> = nodes
+            let dropped: Vec<String> = nodes
                 .iter()
                 .filter(|(id, node)| {
                     let subject = Subject::of(report, view, id, node, &connected, &images);
-                    chosen
+                    !chosen
                         .iter()
                         .all(|group| group.iter().any(|c| c.accepts(&subject)))
                 })
                 .map(|(id, _)| id.clone())
                 .collect();
-            filtered += nodes.len() - keep.len();
-            nodes.retain(|id, _| keep.contains(id));
-            for node in nodes.values_mut() {
-                node.adjacency.retain(|to| keep.contains(to));
+            filtered += dropped.len();
+            for id in &dropped {
+                nodes.remove(id);
             }
+            without_edges_to_others(&mut nodes);
         }
     }
     let before = nodes.len();
@@ -132,16 +133,26 @@ fn dropped_inside(report: &Report, view: &str) -> usize {
 }
 
 /// Ids of the nodes with an edge to or from another node (`ColorConnected`: edges to oneself
-/// do not count).
-pub(super) fn connected(nodes: &BTreeMap<String, NodeSummary>) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
+/// do not count). Hashed: a large view has tens of thousands of edges.
+pub(super) fn connected(nodes: &BTreeMap<String, NodeSummary>) -> HashSet<&str> {
+    let mut ids = HashSet::default();
     for (id, node) in nodes {
         for to in node.adjacency.iter().filter(|to| *to != id) {
-            ids.insert(id.clone());
-            ids.insert(to.clone());
+            ids.insert(id.as_str());
+            ids.insert(to.as_str());
         }
     }
     ids
+}
+
+/// Drops the edges to ids that are no node of the view (any more). Each target is looked up
+/// by hash: a large view has tens of thousands of edges.
+fn without_edges_to_others(nodes: &mut BTreeMap<String, NodeSummary>) {
+    let mut entries: Vec<(&String, &mut NodeSummary)> = nodes.iter_mut().collect();
+    let ids: HashSet<&str> = entries.iter().map(|&(id, _)| id.as_str()).collect();
+    for (_, node) in &mut entries {
+        node.adjacency.retain(|to| ids.contains(to.as_str()));
+    }
 }
 
 /// Scope's `FilterUnconnectedPseudo`, without the count: the Internet's inbound-to-outbound edge
@@ -421,7 +432,7 @@ impl<'a> Subject<'a> {
         view: &str,
         id: &'a str,
         summary: &NodeSummary,
-        connected: &BTreeSet<String>,
+        connected: &HashSet<&str>,
         images: &BTreeMap<String, &'a Node>,
     ) -> Self {
         let mut subject = Subject {

@@ -53,11 +53,28 @@ pub fn join<RA: Send, RB>(a: impl FnOnce() -> RA + Send, b: impl FnOnce() -> RB)
             JOINED.set(true);
             a()
         });
-        JOINED.set(true);
-        let b = b();
-        JOINED.set(false);
+        let b = {
+            let _joined = Joined::here();
+            b()
+        };
         (a.join().expect("a render thread panicked"), b)
     })
+}
+
+/// Marks this thread as one side of a [`join`] while it lives, even if its work panics.
+struct Joined;
+
+impl Joined {
+    fn here() -> Self {
+        JOINED.set(true);
+        Joined
+    }
+}
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        JOINED.set(false);
+    }
 }
 
 thread_local! {
