@@ -98,15 +98,6 @@ impl<V> Rendered<V> {
         nodes
     }
 
-    /// The newest render of the same view and options as `key`, of whatever version.
-    pub fn latest_of(&self, key: &ViewKey) -> Option<Arc<V>> {
-        self.lock()
-            .iter()
-            .rev()
-            .find(|(k, _)| k.same_view(key))
-            .map(|(_, v)| v.clone())
-    }
-
     fn count(&self, result: &'static str) {
         metrics::counter!(
             "stormscope_app_rendered_views_total",

@@ -63,7 +63,6 @@ impl App {
             reader,
             live: Default::default(),
             rendered: crate::rendered::RenderedViews::new("view", 32),
-            bodies: crate::rendered::Rendered::new("json", 32),
             registries: crate::rendered::Rendered::new("registry", 8),
             quanta: crate::quanta::MergedQuanta::new(config.merged_quanta),
             tenancy: config.tenancy,

@@ -30,8 +30,6 @@ pub struct AppState {
     pub quanta: crate::quanta::MergedQuanta,
     /// Views rendered from live windows, shared by requests that ask for the same.
     pub rendered: crate::rendered::RenderedViews,
-    /// The JSON of those renders, each written from the one before where nodes did not change.
-    pub bodies: crate::rendered::Rendered<crate::render::NodesJson>,
     /// `/api/topology` answers (every view rendered for its stats), shared the same way.
     pub registries: crate::rendered::Rendered<Vec<crate::render::TopologyDesc>>,
     pub tenancy: Tenancy,

@@ -27,7 +27,6 @@ pub async fn topology(
     let key = snapshot
         .version
         .map(|v| ViewKey::new(&snapshot.tenant, v, &view, &query));
-    let json_key = key.clone();
     let report = snapshot.report.clone();
     let render_state = state.clone();
     let render_view = view.clone();
@@ -43,21 +42,7 @@ pub async fn topology(
     .await
     .map_err(|_| QueryError::RenderFailed)?;
     let rendered = Instant::now();
-    let (json_state, degraded) = (state.clone(), snapshot.degraded.clone());
-    let body = web::block(move || match json_key {
-        Some(key) => {
-            let previous = json_state.bodies.latest_of(&key);
-            json_state
-                .bodies
-                .get_or_render(Some(key), || {
-                    render::NodesJson::write(nodes, previous.as_deref())
-                })
-                .body(&degraded)
-        }
-        None => render::view_body(&nodes, &degraded),
-    })
-    .await
-    .map_err(|_| QueryError::RenderFailed)?;
+    let body = render::view_body(&nodes, &snapshot.degraded);
     let elapsed = started.elapsed();
     let ms = |from: Instant, to: Instant| to.duration_since(from).as_secs_f64() * 1000.0;
     let timing = format!(

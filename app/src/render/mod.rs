@@ -34,7 +34,7 @@ pub use children::{ChildTable, Column};
 pub use connections::{Connection, ConnectionsTable};
 pub use details::{ControlInstance, DetailedNode, details};
 pub use diff::{Diff, diff};
-pub use json::{NodesJson, view_body};
+pub use json::view_body;
 pub use options::{Options, Rendered, render_with};
 pub use registry::{TopologyDesc, TopologyStats, topologies};
 pub use summary::{MetadataRow, MetricRow, NodeSummary, ParentRow};
