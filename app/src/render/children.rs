@@ -188,11 +188,7 @@ fn plain_container(report: &Report, id: &str, container: &Node) -> NodeSummary {
         label,
         label_minor: host,
         rank,
-        shape: if topology.shape.is_empty() {
-            "hexagon".into()
-        } else {
-            topology.shape.clone()
-        },
+        shape: super::summary::shape_or(topology, "hexagon"),
         tag: topology.tag.clone(),
         metadata: summary::metadata(container, topology),
         parents: parents(report, container),

@@ -65,11 +65,7 @@ pub fn by_image(report: &Report) -> BTreeMap<String, NodeSummary> {
                     id: group.clone(),
                     label: name.clone(),
                     rank: name,
-                    shape: if topology.shape.is_empty() {
-                        "hexagon".into()
-                    } else {
-                        topology.shape.clone()
-                    },
+                    shape: super::summary::shape_or(topology, "hexagon"),
                     tag: topology.tag.clone(),
                     stack: true,
                     ..NodeSummary::default()
@@ -201,11 +197,7 @@ fn container_summary(report: &Report, id: &str, container: &Node) -> NodeSummary
         label: container_label(container, id),
         label_minor: host,
         rank: image.map(|n| split_image_name(&n).0).unwrap_or_default(),
-        shape: if topology.shape.is_empty() {
-            "hexagon".into()
-        } else {
-            topology.shape.clone()
-        },
+        shape: super::summary::shape_or(topology, "hexagon"),
         tag: topology.tag.clone(),
         metadata: summary::metadata(&node, topology),
         parents: parents(report, &node),

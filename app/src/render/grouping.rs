@@ -189,11 +189,7 @@ fn group_summary(
         label,
         label_minor,
         rank,
-        shape: if topology.shape.is_empty() {
-            "circle".into()
-        } else {
-            topology.shape.clone()
-        },
+        shape: super::summary::shape_or(topology, "circle"),
         tag: topology.tag.clone(),
         stack,
         metadata: summary::metadata(&counted_node, topology),

@@ -39,11 +39,7 @@ pub fn by_hostname(report: &Report) -> BTreeMap<String, NodeSummary> {
                     id: group.clone(),
                     label: group.clone(),
                     rank: group,
-                    shape: if topology.shape.is_empty() {
-                        "circle".into()
-                    } else {
-                        topology.shape.clone()
-                    },
+                    shape: super::summary::shape_or(topology, "circle"),
                     tag: topology.tag.clone(),
                     stack: true,
                     ..NodeSummary::default()

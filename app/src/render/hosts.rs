@@ -26,11 +26,7 @@ pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
                 label,
                 label_minor: minor.clone(),
                 rank: minor,
-                shape: if topology.shape.is_empty() {
-                    "circle".into()
-                } else {
-                    topology.shape.clone()
-                },
+                shape: super::summary::shape_or(topology, "circle"),
                 tag: topology.tag.clone(),
                 metadata: templates.metadata(node),
                 metrics: templates.metrics(node),

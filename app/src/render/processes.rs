@@ -146,11 +146,7 @@ fn process_summary(
         // Not `format!`, which grows its string as it goes: one label per process.
         label_minor: [host, " (", pid, ")"].concat(),
         rank: name,
-        shape: if topology.shape.is_empty() {
-            "square".into()
-        } else {
-            topology.shape.clone()
-        },
+        shape: super::summary::shape_or(topology, "square"),
         tag: topology.tag.clone(),
         metadata: templates.metadata(node),
         parents: parents.rows(node),

@@ -158,6 +158,15 @@ pub fn internet(id: &str) -> NodeSummary {
     }
 }
 
+/// The shape the probe gave the topology, or the view's own when it gave none.
+pub fn shape_or(topology: &Topology, default: &str) -> String {
+    if topology.shape.is_empty() {
+        default.to_owned()
+    } else {
+        topology.shape.clone()
+    }
+}
+
 /// A host's label and minor label: its name split at the first dot.
 pub fn host_labels(hostname: &str) -> (String, String) {
     match hostname.split_once('.') {

@@ -34,11 +34,7 @@ pub fn weave(report: &Report) -> BTreeMap<String, NodeSummary> {
             id: id.clone(),
             label: if nickname.is_empty() { name } else { nickname }.to_owned(),
             label_minor: name.to_owned(),
-            shape: if topology.shape.is_empty() {
-                "circle".into()
-            } else {
-                topology.shape.clone()
-            },
+            shape: super::summary::shape_or(topology, "circle"),
             tag: topology.tag.clone(),
             metadata: summary::metadata(peer, topology),
             parents: parents(report, peer),
