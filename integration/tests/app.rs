@@ -128,6 +128,11 @@ fn standalone(data_dir: &std::path::Path, extra: &[&str]) -> ServerProcess {
     })
 }
 
+async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let body = client.get(url).send().await.unwrap().bytes().await.unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
 fn this_host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap()
@@ -155,29 +160,17 @@ async fn standalone_shows_this_machine_within_ten_seconds() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Its own processes are there too, this test among them.
-    let processes: serde_json::Value = client
-        .get(format!("{url}/api/topology/processes?unconnected=show"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap();
+    let processes = get_json(
+        &client,
+        &format!("{url}/api/topology/processes?unconnected=show"),
+    )
+    .await;
     let ours = format!("{};{}", this_host(), std::process::id());
     assert!(processes["nodes"].get(&ours).is_some(), "{ours} missing");
     // The front page links the API, and `/api` offers history.
     let page = client.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("href=\"api/topology\""), "{page}");
-    let details: serde_json::Value = client
-        .get(format!("{url}/api"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap();
+    let details = get_json(&client, &format!("{url}/api")).await;
     assert_eq!(details["capabilities"]["historic_reports"], true);
     assert!(data.path().join("fresh/spool").is_dir());
 }

@@ -7,7 +7,7 @@ use stormscope_shared::model::keys;
 use stormscope_shared::time::Timestamp;
 use stormscope_shared::{Format, TopologyKind};
 
-use super::{AppState, QueryError, flagged, merged, window};
+use super::{AppState, QueryError, flagged, merged, snapshot, window};
 
 pub async fn details(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
@@ -67,18 +67,21 @@ pub async fn probes(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, QueryError> {
-    let (window, _) = window(&req, &state).await?;
     if req
         .query_string()
         .split('&')
         .any(|p| p == "sparse" || p.starts_with("sparse="))
     {
+        let (window, _) = window(&req, &state).await?;
         return Ok(flagged(
             HttpResponse::Ok().json(!window.reports.is_empty()),
             &window.degraded,
         ));
     }
-    let report = merged(&window);
+    // The live window the views use, merged once for all of them, rather than the whole
+    // window merged again for each call.
+    let snapshot = snapshot(&req, &state).await?;
+    let (report, degraded) = (&snapshot.report, &snapshot.degraded);
     let mut probes: Vec<ProbeDesc> = report
         .topology(TopologyKind::Host)
         .nodes
@@ -100,5 +103,5 @@ pub async fn probes(
         })
         .collect();
     probes.sort_by(|a, b| (&a.id, &a.hostname).cmp(&(&b.id, &b.hostname)));
-    Ok(flagged(HttpResponse::Ok().json(probes), &window.degraded))
+    Ok(flagged(HttpResponse::Ok().json(probes), degraded))
 }
