@@ -119,10 +119,10 @@ mod tests {
     fn node(id: &str) -> Nodes {
         [(
             id.to_owned(),
-            NodeSummary {
+            NodeSummary::from(crate::render::SummaryHead {
                 id: id.to_owned(),
-                ..NodeSummary::default()
-            },
+                ..Default::default()
+            }),
         )]
         .into()
     }

@@ -13,7 +13,7 @@ use super::endpoints::host_of;
 use super::membership::Membership;
 use super::pods;
 use super::processes::{self, parents};
-use super::summary::{self, NodeSummary, container_label};
+use super::summary::{self, NodeSummary, SummaryHead, container_label};
 
 /// One table of children: the nodes of one view rendered under the node.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -161,10 +161,8 @@ fn plain_containers(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Container);
     for (id, summary) in &mut rendered {
         if let Some(container) = topology.nodes.get(id) {
-            *summary = NodeSummary {
-                adjacency: std::mem::take(&mut summary.adjacency),
-                ..plain_container(report, id, container)
-            };
+            let adjacency = std::mem::take(&mut summary.adjacency);
+            *summary = plain_container(report, id, container).with_adjacency(adjacency);
         }
     }
     rendered
@@ -183,7 +181,7 @@ fn plain_container(report: &Report, id: &str, container: &Node) -> NodeSummary {
         None if !host.is_empty() => host.clone(),
         None => label.clone(),
     };
-    NodeSummary {
+    NodeSummary::from(SummaryHead {
         id: id.to_owned(),
         label,
         label_minor: host,
@@ -193,6 +191,6 @@ fn plain_container(report: &Report, id: &str, container: &Node) -> NodeSummary {
         metadata: summary::metadata(container, topology),
         parents: parents(report, container),
         metrics: summary::metrics(container, topology),
-        ..NodeSummary::default()
-    }
+        ..SummaryHead::default()
+    })
 }

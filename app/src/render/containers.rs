@@ -8,7 +8,7 @@ use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::host_of;
 use super::processes::{self, is_internet, parents};
-use super::summary::{self, NodeSummary, container_label};
+use super::summary::{self, NodeSummary, SummaryHead, container_label};
 
 pub fn containers(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Container);
@@ -55,21 +55,18 @@ pub fn by_image(report: &Report) -> BTreeMap<String, NodeSummary> {
         let Some(group) = group_of(id) else { continue };
         let (node, count) = groups.entry(group.clone()).or_insert_with(|| {
             let node = if container.pseudo {
-                NodeSummary {
-                    adjacency: Default::default(),
-                    ..container.clone()
-                }
+                container.without_adjacency()
             } else {
                 let name = container.rank.clone();
-                NodeSummary {
+                NodeSummary::from(SummaryHead {
                     id: group.clone(),
                     label: name.clone(),
                     rank: name,
                     shape: super::summary::shape_or(topology, "hexagon"),
                     tag: topology.tag.clone(),
                     stack: true,
-                    ..NodeSummary::default()
-                }
+                    ..SummaryHead::default()
+                })
             };
             (node, 0)
         });
@@ -192,7 +189,7 @@ fn container_summary(report: &Report, id: &str, container: &Node) -> NodeSummary
         .map(host_of)
         .unwrap_or_default()
         .to_owned();
-    NodeSummary {
+    NodeSummary::from(SummaryHead {
         id: id.to_owned(),
         label: container_label(container, id),
         label_minor: host,
@@ -202,8 +199,8 @@ fn container_summary(report: &Report, id: &str, container: &Node) -> NodeSummary
         metadata: summary::metadata(&node, topology),
         parents: parents(report, &node),
         metrics: summary::metrics(&node, topology),
-        ..NodeSummary::default()
-    }
+        ..SummaryHead::default()
+    })
 }
 
 #[cfg(test)]

@@ -67,13 +67,14 @@ fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::SummaryHead;
 
     fn node(id: &str, label: &str) -> NodeSummary {
-        NodeSummary {
+        NodeSummary::from(SummaryHead {
             id: id.into(),
             label: label.into(),
-            ..NodeSummary::default()
-        }
+            ..SummaryHead::default()
+        })
     }
 
     fn nodes(list: &[(&str, &str)]) -> BTreeMap<String, NodeSummary> {

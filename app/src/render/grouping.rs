@@ -9,7 +9,7 @@ use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::host_of;
 use super::processes::parents;
-use super::summary::{self, NodeSummary};
+use super::summary::{self, NodeSummary, SummaryHead};
 
 /// How members find their group.
 pub(super) struct Grouping<'a> {
@@ -43,10 +43,9 @@ pub(super) fn group_by_parents(
             summary::ensure_node(&mut nodes, &to);
             vec![to]
         } else if member.pseudo {
-            nodes.entry(id.clone()).or_insert_with(|| NodeSummary {
-                adjacency: Default::default(),
-                ..member.clone()
-            });
+            nodes
+                .entry(id.clone())
+                .or_insert_with(|| member.without_adjacency());
             vec![id.clone()]
         } else {
             let node = find(report, how.member_kinds, id);
@@ -184,7 +183,7 @@ fn group_summary(
         ),
         _ => (id.to_owned(), String::new(), String::new(), false),
     };
-    NodeSummary {
+    NodeSummary::from(SummaryHead {
         id: id.to_owned(),
         label,
         label_minor,
@@ -195,6 +194,6 @@ fn group_summary(
         metadata: summary::metadata(&counted_node, topology),
         parents: parents(report, &node),
         metrics: summary::metrics(&measured, topology),
-        ..NodeSummary::default()
-    }
+        ..SummaryHead::default()
+    })
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use stormscope_shared::{Report, TopologyKind};
 
 use super::containers;
-use super::summary::NodeSummary;
+use super::summary::{NodeSummary, SummaryHead};
 
 pub fn by_hostname(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Container);
@@ -28,22 +28,19 @@ pub fn by_hostname(report: &Report) -> BTreeMap<String, NodeSummary> {
         let Some(group) = group_of(id) else { continue };
         let (node, count) = groups.entry(group.clone()).or_insert_with(|| {
             let node = if container.pseudo {
-                NodeSummary {
-                    adjacency: Default::default(),
-                    ..container.clone()
-                }
+                container.without_adjacency()
             } else {
                 // `groupNodeSummary`: the hostname is label and rank, shaped as containers;
                 // a group shows no metadata, metrics or parents of its own.
-                NodeSummary {
+                NodeSummary::from(SummaryHead {
                     id: group.clone(),
                     label: group.clone(),
                     rank: group,
                     shape: super::summary::shape_or(topology, "circle"),
                     tag: topology.tag.clone(),
                     stack: true,
-                    ..NodeSummary::default()
-                }
+                    ..SummaryHead::default()
+                })
             };
             (node, 0)
         });

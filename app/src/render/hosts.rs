@@ -7,7 +7,7 @@ use stormscope_shared::model::keys;
 use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::host_of;
-use super::summary::{NodeSummary, Templates, host_labels};
+use super::summary::{NodeSummary, SummaryHead, Templates, host_labels};
 use super::wiring::endpoint_edges;
 
 pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
@@ -21,7 +21,7 @@ pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
                 .latest_value(keys::HOST_NAME)
                 .unwrap_or_else(|| host_of(id));
             let (label, minor) = host_labels(name);
-            let summary = NodeSummary {
+            let summary = NodeSummary::from(SummaryHead {
                 id: id.clone(),
                 label,
                 label_minor: minor.clone(),
@@ -30,8 +30,8 @@ pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
                 tag: topology.tag.clone(),
                 metadata: templates.metadata(node),
                 metrics: templates.metrics(node),
-                ..NodeSummary::default()
-            };
+                ..SummaryHead::default()
+            });
             (id.clone(), summary)
         })
         .collect();

@@ -8,7 +8,8 @@ use crate::window::Degraded;
 
 /// `{"nodes": {id: summary}, "degraded"?}`, written straight from the rendered nodes on all
 /// cores: a view can hold tens of thousands of nodes, and going through `serde_json::Value`
-/// would copy each.
+/// would copy each. Each head's JSON is written once and kept with it, so the nodes a render
+/// took over from the one before cost a copy.
 pub fn view_body(nodes: &BTreeMap<String, NodeSummary>, degraded: &Degraded) -> Vec<u8> {
     let entries: Vec<(&String, &NodeSummary)> = nodes.iter().collect();
     let parts = par_chunks(&entries, |part| {
@@ -19,7 +20,7 @@ pub fn view_body(nodes: &BTreeMap<String, NodeSummary>, degraded: &Degraded) -> 
             }
             serde_json::to_writer(&mut out, id).expect("strings serialise");
             out.push(b':');
-            serde_json::to_writer(&mut out, node).expect("summaries serialise");
+            node.write_json(&mut out);
         }
         out
     });
@@ -42,6 +43,7 @@ pub fn view_body(nodes: &BTreeMap<String, NodeSummary>, degraded: &Degraded) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::SummaryHead;
 
     #[test]
     fn written_in_parts_it_is_the_json_of_the_whole() {
@@ -49,11 +51,11 @@ mod tests {
             let nodes: BTreeMap<String, NodeSummary> = (0..count)
                 .map(|i| {
                     let id = format!("host-{i};<host>\"");
-                    let node = NodeSummary {
+                    let node = NodeSummary::from(SummaryHead {
                         id: id.clone(),
                         label: format!("h{i}"),
-                        ..NodeSummary::default()
-                    };
+                        ..SummaryHead::default()
+                    });
                     (id, node)
                 })
                 .collect();

@@ -43,9 +43,9 @@ impl<'r> Membership<'r> {
                     .filter_map(|(id, c)| {
                         let image = c
                             .parents
-                            .into_iter()
+                            .iter()
                             .find(|p| p.topology_id == "containers-by-image")?;
-                        Some((id, image.id))
+                        Some((id, image.id.clone()))
                     })
                     .collect(),
             ),

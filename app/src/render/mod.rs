@@ -11,6 +11,7 @@ mod diff;
 mod ecs;
 mod endpoints;
 mod grouping;
+mod head;
 mod hostnames;
 mod hosts;
 mod json;
@@ -37,7 +38,7 @@ pub use diff::{Diff, diff};
 pub use json::view_body;
 pub use options::{Options, Rendered, render_with};
 pub use registry::{TopologyDesc, TopologyStats, topologies};
-pub use summary::{MetadataRow, MetricRow, NodeSummary, ParentRow};
+pub use summary::{MetadataRow, MetricRow, NodeSummary, ParentRow, SharedHead, SummaryHead};
 
 /// The view ids this module renders, as `/api/topology/{id}` names them.
 pub const VIEWS: [&str; 13] = [

@@ -10,7 +10,7 @@ use stormscope_shared::{Report, TopologyKind};
 use super::containers;
 use super::endpoints::host_of;
 use super::processes::{is_internet, parents};
-use super::summary::{self, NodeSummary};
+use super::summary::{self, NodeSummary, SummaryHead};
 
 pub fn pods(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Pod);
@@ -32,7 +32,7 @@ pub fn pods(report: &Report) -> BTreeMap<String, NodeSummary> {
             let counted =
                 pod.clone()
                     .with_latest("count_container", Default::default(), count.to_string());
-            let summary = NodeSummary {
+            let summary = NodeSummary::from(SummaryHead {
                 id: id.clone(),
                 label: pod
                     .latest_value(keys::KUBERNETES_NAME)
@@ -52,8 +52,8 @@ pub fn pods(report: &Report) -> BTreeMap<String, NodeSummary> {
                 metadata: summary::metadata(&counted, topology),
                 parents: parents(report, pod),
                 metrics: summary::metrics(pod, topology),
-                ..NodeSummary::default()
-            };
+                ..SummaryHead::default()
+            });
             (id.clone(), summary)
         })
         .collect();
@@ -128,7 +128,7 @@ fn add_storage(report: &Report, nodes: &mut BTreeMap<String, NodeSummary>) {
     ] {
         let topology = report.topology(kind);
         for (id, node) in &topology.nodes {
-            let summary = NodeSummary {
+            let summary = NodeSummary::from(SummaryHead {
                 id: id.clone(),
                 label: node
                     .latest_value(keys::KUBERNETES_NAME)
@@ -139,8 +139,8 @@ fn add_storage(report: &Report, nodes: &mut BTreeMap<String, NodeSummary>) {
                 tag: topology.tag.clone(),
                 metadata: summary::metadata(node, topology),
                 metrics: summary::metrics(node, topology),
-                ..NodeSummary::default()
-            };
+                ..SummaryHead::default()
+            });
             nodes.insert(id.clone(), summary);
         }
     }

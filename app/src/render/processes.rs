@@ -9,7 +9,7 @@ use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::{IN_INTERNET, OUT_INTERNET, host_of};
 use super::parallel::join;
-use super::summary::{self, NodeSummary, ParentRow, Templates, host_labels};
+use super::summary::{self, NodeSummary, ParentRow, SummaryHead, Templates, host_labels};
 use super::wiring::endpoint_edges;
 
 /// Every process the probes report, connected as their endpoints are.
@@ -78,19 +78,16 @@ pub fn by_name(report: &Report) -> BTreeMap<String, NodeSummary> {
             let node = if process.pseudo {
                 process.clone()
             } else {
-                NodeSummary {
+                NodeSummary::from(SummaryHead {
                     id: group.to_owned(),
                     label: group.to_owned(),
                     rank: group.to_owned(),
                     shape: "square".into(),
                     stack: true,
-                    ..NodeSummary::default()
-                }
+                    ..SummaryHead::default()
+                })
             };
-            let node = NodeSummary {
-                adjacency: Default::default(),
-                ..node
-            };
+            let node = node.without_adjacency();
             groups.insert(group.to_owned(), (node, 0));
         }
         let entry = groups.get_mut(group).expect("inserted above");
@@ -140,7 +137,7 @@ fn process_summary(
     let pid = node
         .latest_value(keys::PID)
         .unwrap_or_else(|| id.rsplit(';').next().unwrap_or_default());
-    NodeSummary {
+    NodeSummary::from(SummaryHead {
         id: id.to_owned(),
         label: name.clone(),
         // Not `format!`, which grows its string as it goes: one label per process.
@@ -151,8 +148,8 @@ fn process_summary(
         metadata: templates.metadata(node),
         parents: parents.rows(node),
         metrics: templates.metrics(node),
-        ..NodeSummary::default()
-    }
+        ..SummaryHead::default()
+    })
 }
 
 const PARENT_ORDER: [&str; 8] = [

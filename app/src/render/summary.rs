@@ -1,17 +1,14 @@
-//! `NodeSummary` (`render/detailed/summary.go`): what the UI shows of a node, with metadata and
-//! metrics laid out by the topology's templates.
+//! The rows of a `NodeSummary` (`render/detailed/summary.go`): metadata and metrics laid out by
+//! the topology's templates, parents; and the summaries every view shares (pseudo nodes).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use stormscope_shared::model::{Node, Sample, Topology};
 
+pub use super::head::{NodeSummary, SharedHead, SummaryHead};
 pub use super::templates::{Templates, Text};
 pub use super::wiring::add_edges;
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
 
 fn is_zero(f: &f64) -> bool {
     *f == 0.0
@@ -19,31 +16,6 @@ fn is_zero(f: &f64) -> bool {
 
 fn is_zero_i(i: &i64) -> bool {
     *i == 0
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct NodeSummary {
-    pub id: String,
-    pub label: String,
-    #[serde(rename = "labelMinor")]
-    pub label_minor: String,
-    pub rank: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub shape: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub tag: String,
-    #[serde(skip_serializing_if = "is_false")]
-    pub stack: bool,
-    #[serde(skip_serializing_if = "is_false")]
-    pub pseudo: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub metadata: Vec<MetadataRow>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub parents: Vec<ParentRow>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub metrics: Vec<MetricRow>,
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    pub adjacency: BTreeSet<String>,
 }
 
 /// A row's id, label and type come from its topology's template, shared by every row made
@@ -128,7 +100,7 @@ pub(super) fn pseudo_node(id: &str) -> Option<NodeSummary> {
                 .strip_prefix(':')?;
             Some((kind, label, host))
         })?;
-    Some(NodeSummary {
+    Some(NodeSummary::from(SummaryHead {
         id: id.to_owned(),
         label: label.to_owned(),
         label_minor: host.to_owned(),
@@ -136,8 +108,8 @@ pub(super) fn pseudo_node(id: &str) -> Option<NodeSummary> {
         shape: "square".into(),
         stack: true,
         pseudo: true,
-        ..NodeSummary::default()
-    })
+        ..SummaryHead::default()
+    }))
 }
 
 /// The two pseudo nodes for addresses outside every local network.
@@ -147,15 +119,15 @@ pub fn internet(id: &str) -> NodeSummary {
     } else {
         "Outbound connections"
     };
-    NodeSummary {
+    NodeSummary::from(SummaryHead {
         id: id.to_owned(),
         label: "The Internet".into(),
         label_minor: minor.into(),
         rank: id.to_owned(),
         shape: "cloud".into(),
         pseudo: true,
-        ..NodeSummary::default()
-    }
+        ..SummaryHead::default()
+    })
 }
 
 /// The shape the probe gave the topology, or the view's own when it gave none.

@@ -8,7 +8,7 @@ use stormscope_shared::model::keys;
 use stormscope_shared::{Report, TopologyKind};
 
 use super::processes::parents;
-use super::summary::{self, NodeSummary};
+use super::summary::{self, NodeSummary, SummaryHead};
 
 const NICKNAME: &str = "weave_peer_nick_name";
 
@@ -30,7 +30,7 @@ pub fn weave(report: &Report) -> BTreeMap<String, NodeSummary> {
             mapped.insert(id, to);
             continue;
         }
-        let summary = NodeSummary {
+        let summary = NodeSummary::from(SummaryHead {
             id: id.clone(),
             label: if nickname.is_empty() { name } else { nickname }.to_owned(),
             label_minor: name.to_owned(),
@@ -39,8 +39,8 @@ pub fn weave(report: &Report) -> BTreeMap<String, NodeSummary> {
             metadata: summary::metadata(peer, topology),
             parents: parents(report, peer),
             metrics: summary::metrics(peer, topology),
-            ..NodeSummary::default()
-        };
+            ..SummaryHead::default()
+        });
         nodes.insert(id.clone(), summary);
         mapped.insert(id, id.clone());
     }

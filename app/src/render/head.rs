@@ -1,0 +1,221 @@
+//! A [`NodeSummary`] is its head (everything the UI shows of the node but its edges), shared,
+//! and its adjacency. A node's head rarely changes between two versions of a window while its
+//! edges may, so a render can take over the heads of the nodes that did not change from the
+//! render before it (see [`super::reuse`]) without copying them, and each head's JSON is
+//! written once however many answers carry it.
+
+use std::collections::BTreeSet;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+
+use super::summary::{MetadataRow, MetricRow, ParentRow};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Everything of a summary but its adjacency, in the order Scope writes it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SummaryHead {
+    pub id: String,
+    pub label: String,
+    #[serde(rename = "labelMinor")]
+    pub label_minor: String,
+    pub rank: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub shape: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub tag: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub stack: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub pseudo: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metadata: Vec<MetadataRow>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<ParentRow>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricRow>,
+}
+
+/// A head shared between summaries, with its JSON object once written.
+#[derive(Clone, Debug, Default)]
+pub struct SharedHead(Arc<HeadCell>);
+
+#[derive(Clone, Debug, Default)]
+struct HeadCell {
+    head: SummaryHead,
+    json: OnceLock<Box<[u8]>>,
+}
+
+impl SharedHead {
+    pub fn new(head: SummaryHead) -> Self {
+        SharedHead(Arc::new(HeadCell {
+            head,
+            json: OnceLock::new(),
+        }))
+    }
+
+    /// The head as a JSON object, written on first use.
+    fn json(&self) -> &[u8] {
+        self.0.json.get_or_init(|| {
+            serde_json::to_vec(&self.0.head)
+                .expect("summaries serialise")
+                .into_boxed_slice()
+        })
+    }
+}
+
+impl Deref for SharedHead {
+    type Target = SummaryHead;
+
+    fn deref(&self) -> &SummaryHead {
+        &self.0.head
+    }
+}
+
+/// What the UI shows of one node of a view (`render/detailed/summary.go`). Reads of the head's
+/// fields go through to it; a write copies the head first if another summary shares it, and
+/// forgets its JSON.
+#[derive(Clone, Debug, Default)]
+pub struct NodeSummary {
+    head: SharedHead,
+    pub adjacency: BTreeSet<String>,
+}
+
+impl NodeSummary {
+    /// A summary with `head` and no edges.
+    pub fn of(head: impl Into<SharedHead>) -> Self {
+        NodeSummary {
+            head: head.into(),
+            adjacency: BTreeSet::new(),
+        }
+    }
+
+    pub fn with_adjacency(mut self, adjacency: BTreeSet<String>) -> Self {
+        self.adjacency = adjacency;
+        self
+    }
+
+    /// The same node without its edges, its head shared.
+    pub fn without_adjacency(&self) -> Self {
+        NodeSummary::of(self.head.clone())
+    }
+
+    pub fn head(&self) -> &SharedHead {
+        &self.head
+    }
+
+    /// Appends the summary's JSON object to `out`: the head's, written once, then the edges.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let head = self.head.json();
+        if self.adjacency.is_empty() {
+            out.extend_from_slice(head);
+            return;
+        }
+        out.extend_from_slice(&head[..head.len() - 1]);
+        out.extend_from_slice(b",\"adjacency\":");
+        serde_json::to_writer(&mut *out, &self.adjacency).expect("ids serialise");
+        out.push(b'}');
+    }
+}
+
+impl From<SummaryHead> for SharedHead {
+    fn from(head: SummaryHead) -> Self {
+        SharedHead::new(head)
+    }
+}
+
+impl From<SummaryHead> for NodeSummary {
+    fn from(head: SummaryHead) -> Self {
+        NodeSummary::of(head)
+    }
+}
+
+impl Deref for NodeSummary {
+    type Target = SummaryHead;
+
+    fn deref(&self) -> &SummaryHead {
+        &self.head
+    }
+}
+
+impl DerefMut for NodeSummary {
+    fn deref_mut(&mut self) -> &mut SummaryHead {
+        let cell = Arc::make_mut(&mut self.head.0);
+        cell.json = OnceLock::new();
+        &mut cell.head
+    }
+}
+
+impl PartialEq for NodeSummary {
+    fn eq(&self, other: &Self) -> bool {
+        (Arc::ptr_eq(&self.head.0, &other.head.0) || *self.head == *other.head)
+            && self.adjacency == other.adjacency
+    }
+}
+
+impl Serialize for NodeSummary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Whole<'a> {
+            #[serde(flatten)]
+            head: &'a SummaryHead,
+            #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+            adjacency: &'a BTreeSet<String>,
+        }
+        Whole {
+            head: &self.head,
+            adjacency: &self.adjacency,
+        }
+        .serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(id: &str, label: &str, edges: &[&str]) -> NodeSummary {
+        NodeSummary::from(SummaryHead {
+            id: id.into(),
+            label: label.into(),
+            shape: "square".into(),
+            ..SummaryHead::default()
+        })
+        .with_adjacency(edges.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn written_json_is_the_summary_serialised() {
+        for edges in [&[][..], &["b"], &["b", "c\"d"]] {
+            let node = summary("a;<host>", "a \"quoted\" label", edges);
+            let mut ours = Vec::new();
+            node.write_json(&mut ours);
+            assert_eq!(ours, serde_json::to_vec(&node).unwrap(), "edges {edges:?}");
+            // Written again from the head's kept JSON.
+            let mut again = Vec::new();
+            node.write_json(&mut again);
+            assert_eq!(again, ours);
+        }
+    }
+
+    #[test]
+    fn a_write_copies_a_shared_head_and_forgets_its_json() {
+        let a = summary("a", "before", &[]);
+        a.write_json(&mut Vec::new());
+        let mut b = a.without_adjacency();
+        assert!(Arc::ptr_eq(&a.head().0, &b.head().0));
+        b.label = "after".into();
+        assert_eq!(a.label, "before", "the other summary keeps its head");
+        let mut json = Vec::new();
+        b.write_json(&mut json);
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(value["label"], "after");
+        assert_ne!(a, b);
+        b.label = "before".into();
+        assert_eq!(a, b, "equal heads compare equal, shared or not");
+    }
+}
