@@ -6,6 +6,7 @@
 pub mod config;
 pub mod decoded_cache;
 pub mod http;
+pub mod kept_heads;
 pub mod live;
 pub mod quanta;
 pub mod render;

@@ -11,6 +11,9 @@
 //! Part-merged nodes (a delta's nodes whose full report is not in the window) are kept aside
 //! rather than in the merged report, exactly as Scope's removal after merging would leave it,
 //! and join the report when their full node arrives.
+//!
+//! Each state records which nodes each merge touched ([`Lineage`]), so that a render of a
+//! later version can take over what an earlier render made of the nodes that did not change.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,10 +33,89 @@ use crate::quanta::QUANTUM_MS;
 #[derive(Clone, Debug, Default)]
 struct Merged {
     report: Arc<Report>,
-    /// Changes whenever the report does; unique across tenants and rebuilds.
-    version: u64,
+    lineage: Lineage,
     keys: HashSet<String>,
     parts: BTreeMap<(TopologyKind, String), Node>,
+}
+
+/// Which version of which merged state a report is, and which nodes each merge into that
+/// state touched, so that what changed between two of its versions is known.
+#[derive(Clone, Debug, Default)]
+pub struct Lineage {
+    /// Unique to one build of a tenant's state: merges never change it, a rebuild does.
+    state: u64,
+    /// Changes whenever the report does; unique across tenants and rebuilds.
+    version: u64,
+    /// The ids of the nodes each merge touched, by the version it made, oldest first. Versions
+    /// from `since` on are known: `since` is the build's, or the oldest step's once steps
+    /// beyond [`MAX_STEPS`] are forgotten.
+    steps: Vec<(u64, Arc<HashSet<String>>)>,
+    since: u64,
+}
+
+/// Steps of a lineage kept: a render older than this many merges has little left to take
+/// over, and each step holds a report's node ids.
+const MAX_STEPS: usize = 128;
+
+/// Asking whether a node changed more steps than this merges them into one set first.
+const MAX_SETS_PER_LOOKUP: usize = 4;
+
+impl Lineage {
+    fn built() -> Self {
+        let version = next_version();
+        Lineage {
+            state: version,
+            version,
+            steps: Vec::new(),
+            since: version,
+        }
+    }
+
+    fn step(&mut self, touched: HashSet<String>) {
+        self.version = next_version();
+        self.steps.push((self.version, Arc::new(touched)));
+        if self.steps.len() > MAX_STEPS {
+            let (forgotten, _) = self.steps.remove(0);
+            self.since = forgotten;
+        }
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
+    /// The nodes that may differ between version `version` of state `state` and this one;
+    /// `None` when that version is not a known ancestor of this one.
+    pub fn changed_since(&self, state: u64, version: u64) -> Option<Changed> {
+        if state != self.state || version < self.since || version > self.version {
+            return None;
+        }
+        let sets: Vec<Arc<HashSet<String>>> = self
+            .steps
+            .iter()
+            .filter(|(v, _)| *v > version)
+            .map(|(_, ids)| ids.clone())
+            .collect();
+        if sets.len() <= MAX_SETS_PER_LOOKUP {
+            return Some(Changed(sets));
+        }
+        let union = sets.iter().flat_map(|ids| ids.iter().cloned()).collect();
+        Some(Changed(vec![Arc::new(union)]))
+    }
+}
+
+/// The ids of the nodes that may have changed between two versions of a state.
+#[derive(Clone, Debug, Default)]
+pub struct Changed(Vec<Arc<HashSet<String>>>);
+
+impl Changed {
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.iter().any(|ids| ids.contains(id))
+    }
 }
 
 impl Merged {
@@ -51,7 +133,7 @@ impl Merged {
         }
         Merged {
             report: Arc::new(report),
-            version: next_version(),
+            lineage: Lineage::built(),
             keys: reports.iter().map(|(k, _)| k.clone()).collect(),
             parts,
         }
@@ -60,6 +142,11 @@ impl Merged {
     /// Merges one newer report in. Copies the merged report only if a query still reads it.
     fn absorb(&mut self, key: &str, incoming: &Report) {
         let report = Arc::make_mut(&mut self.report);
+        // Every node the merge can touch is one of the incoming report's.
+        let touched = incoming
+            .topologies()
+            .flat_map(|(_, t)| t.nodes.keys().cloned())
+            .collect();
         let mut incoming = incoming.clone();
         let mut arrived = Vec::new();
         for (kind, topology) in incoming.topologies_mut() {
@@ -95,7 +182,7 @@ impl Merged {
             }
         }
         self.keys.insert(key.to_owned());
-        self.version = next_version();
+        self.lineage.step(touched);
     }
 }
 
@@ -132,14 +219,15 @@ impl LiveWindows {
         self.merged_versioned(tenant, reports, start_ms).0
     }
 
-    /// As [`LiveWindows::merged`], with a version that changes whenever the merged report
-    /// does, so what is rendered from it can be cached under it.
+    /// As [`LiveWindows::merged`], with its lineage: a version that changes whenever the
+    /// merged report does, so what is rendered from it can be cached under it, and what
+    /// changed since earlier versions.
     pub fn merged_versioned(
         &self,
         tenant: &TenantId,
         reports: &[(String, Arc<Report>)],
         start_ms: i64,
-    ) -> (Arc<Report>, u64) {
+    ) -> (Arc<Report>, Lineage) {
         let live = self.tenant(tenant);
         let mut guard = live.merged.lock().expect("live window lock");
         let current: HashSet<&str> = reports.iter().map(|(k, _)| k.as_str()).collect();
@@ -174,7 +262,7 @@ impl LiveWindows {
                 merged.absorb(key, report);
             }
         }
-        (merged.report.clone(), merged.version)
+        (merged.report.clone(), merged.lineage.clone())
     }
 
     fn tenant(&self, tenant: &TenantId) -> Arc<TenantLive> {

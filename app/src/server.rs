@@ -64,6 +64,7 @@ impl App {
             live: Default::default(),
             rendered: crate::rendered::RenderedViews::new("view", 32),
             registries: crate::rendered::Rendered::new("registry", 8),
+            kept_heads: Default::default(),
             quanta: crate::quanta::MergedQuanta::new(config.merged_quanta),
             tenancy: config.tenancy,
             window: config.window,

@@ -20,6 +20,7 @@ use stormscope_shared::merge::fast_merge;
 use stormscope_shared::tenancy::{Tenancy, TenancyError, TenantId};
 use stormscope_shared::time::Timestamp;
 
+use crate::rendered::{Nodes, ViewKey};
 use crate::window::{Degraded, Window, WindowReader};
 
 pub struct AppState {
@@ -30,6 +31,8 @@ pub struct AppState {
     pub quanta: crate::quanta::MergedQuanta,
     /// Views rendered from live windows, shared by requests that ask for the same.
     pub rendered: crate::rendered::RenderedViews,
+    /// Each tenant's latest heads of the views that take them over, for the next render.
+    pub kept_heads: crate::kept_heads::KeptHeads,
     /// `/api/topology` answers (every view rendered for its stats), shared the same way.
     pub registries: crate::rendered::Rendered<Vec<crate::render::TopologyDesc>>,
     pub tenancy: Tenancy,
@@ -177,10 +180,18 @@ fn merged(window: &Window) -> Report {
 /// does before rendering.
 pub struct Snapshot {
     pub report: Arc<Report>,
-    /// The live window's version (see [`crate::live`]); `None` for history.
-    pub version: Option<u64>,
+    /// The live window's version and what changed in it (see [`crate::live`]); `None` for
+    /// history.
+    pub lineage: Option<crate::live::Lineage>,
     pub degraded: Degraded,
     pub tenant: TenantId,
+}
+
+impl Snapshot {
+    /// The live window's version; `None` for history.
+    pub fn version(&self) -> Option<u64> {
+        self.lineage.as_ref().map(crate::live::Lineage::version)
+    }
 }
 
 /// Reads and merges the window a request asks for (its tenant, `?timestamp=`). Live windows
@@ -196,13 +207,13 @@ async fn snapshot(req: &HttpRequest, state: &AppState) -> Result<Snapshot, Query
 async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
     let window = state.reader.read(&tenant, end, state.window).await;
     let live = end >= Timestamp::now().unix_millis() - crate::quanta::QUANTUM_MS;
-    let (report, version) = if live {
-        let (report, version) = state.live.merged_versioned(
+    let (report, lineage) = if live {
+        let (report, lineage) = state.live.merged_versioned(
             &tenant,
             &window.reports,
             end - state.window.as_millis() as i64,
         );
-        (report, Some(version))
+        (report, Some(lineage))
     } else {
         let mut report = state.quanta.merge(&tenant, end, &window.reports);
         report.remove_part_merged_nodes();
@@ -210,9 +221,28 @@ async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
     };
     Snapshot {
         report,
-        version,
+        lineage,
         degraded: window.degraded,
         tenant,
+    }
+}
+
+impl AppState {
+    /// View `view` of `snapshot` for a request with query string `query`: a render shared
+    /// with other requests for the same, or rendered anew, taking over what it can from the
+    /// tenant's latest render of the view.
+    fn rendered_view(&self, snapshot: &Snapshot, view: &str, query: &str) -> Arc<Nodes> {
+        let key = snapshot
+            .version()
+            .map(|v| ViewKey::new(&snapshot.tenant, v, view, query));
+        self.rendered.get_or_render(key, || {
+            let options = crate::render::Options::from_query(query);
+            let lineage = snapshot.lineage.as_ref();
+            self.kept_heads
+                .render(&snapshot.tenant, &snapshot.report, lineage, view, &options)
+                .expect("a known view renders")
+                .nodes
+        })
     }
 }
 

@@ -17,7 +17,7 @@ pub async fn topologies(
     let snapshot = snapshot(&req, &state).await?;
     let query = req.query_string().to_owned();
     let key = snapshot
-        .version
+        .version()
         .map(|v| ViewKey::new(&snapshot.tenant, v, "", &query));
     let report = snapshot.report.clone();
     let render_state = state.clone();

@@ -5,8 +5,7 @@ use std::time::Instant;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, QueryError, flagged, snapshot};
-use crate::render::{self, Options};
-use crate::rendered::ViewKey;
+use crate::render;
 
 /// One rendered view of the window: `{"nodes": {id: NodeSummary}}`, with `"degraded"` when the
 /// window lacked something. Part-merged delta nodes are removed first, as Scope does; the
@@ -24,20 +23,13 @@ pub async fn topology(
     let snapshot = snapshot(&req, &state).await?;
     let merged = Instant::now();
     let query = req.query_string().to_owned();
-    let key = snapshot
-        .version
-        .map(|v| ViewKey::new(&snapshot.tenant, v, &view, &query));
-    let report = snapshot.report.clone();
     let render_state = state.clone();
     let render_view = view.clone();
     // Off the worker thread: a large view takes long enough to stall the worker's other
     // requests.
-    let nodes = web::block(move || {
-        render_state.rendered.get_or_render(key, || {
-            render::render_with(&report, &render_view, &Options::from_query(&query))
-                .expect("a known view renders")
-                .nodes
-        })
+    let (nodes, snapshot) = web::block(move || {
+        let nodes = render_state.rendered_view(&snapshot, &render_view, &query);
+        (nodes, snapshot)
     })
     .await
     .map_err(|_| QueryError::RenderFailed)?;

@@ -19,8 +19,8 @@ use stormscope_shared::time::Timestamp;
 use super::{
     AppState, QueryError, Snapshot, flagged, query_param, snapshot_at, tenant, timestamp_ms,
 };
-use crate::render::{self, Diff, Options};
-use crate::rendered::{Nodes, ViewKey};
+use crate::render::{self, Diff};
+use crate::rendered::Nodes;
 use crate::window::Degraded;
 
 /// Scope's default when the request has no `t`.
@@ -57,7 +57,6 @@ pub async fn topology(
         tenant,
         view,
         // The query's `t` counts as a parameter, so the options' defaults apply, as in Scope.
-        options: Options::from_query(req.query_string()),
         query: req.query_string().to_owned(),
         clock,
         period,
@@ -100,8 +99,8 @@ struct Feed {
     state: Arc<AppState>,
     tenant: TenantId,
     view: String,
-    options: Options,
-    /// The query as sent, naming the render in the shared cache of rendered views.
+    /// The query as sent: the options, and the name of the render in the shared cache of
+    /// rendered views.
     query: String,
     clock: Clock,
     period: Duration,
@@ -133,19 +132,12 @@ impl Feed {
                         Some(first) => first,
                         None => snapshot_at(&self.state, self.tenant.clone(), self.clock.end_ms()).await,
                     };
-                    let (view, options) = (self.view.clone(), self.options.clone());
-                    let key = snapshot
-                        .version
-                        .map(|v| ViewKey::new(&self.tenant, v, &view, &self.query));
+                    let (view, query) = (self.view.clone(), self.query.clone());
                     let state = self.state.clone();
                     // Off the worker thread: a large view takes long enough to render to stall
                     // every other request this worker serves.
                     let rendered = web::block(move || {
-                        let current = state.rendered.get_or_render(key, || {
-                            render::render_with(&snapshot.report, &view, &options)
-                                .expect("a known view renders")
-                                .nodes
-                        });
+                        let current = state.rendered_view(&snapshot, &view, &query);
                         let text = message(previous.as_deref(), &current, &snapshot.degraded);
                         (current, text)
                     })

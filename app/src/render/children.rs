@@ -125,7 +125,7 @@ pub(super) fn children(
         };
         tables.push((Kind::Pods, select(pods::pods(report))));
         tables.push((Kind::Containers, select(plain_containers(report))));
-        tables.push((Kind::Processes, select(processes::processes(report))));
+        tables.push((Kind::Processes, select(processes::processes(report, None))));
         tables.push((Kind::Images, select(containers::by_image(report))));
     } else {
         let mine = |owner: Option<String>, child: &str| child != id && owner.as_deref() == Some(id);
@@ -139,7 +139,7 @@ pub(super) fn children(
         ));
         tables.push((
             Kind::Processes,
-            processes::processes(report)
+            processes::processes(report, None)
                 .into_values()
                 .filter(|p| !p.pseudo && mine(membership.process(&p.id), &p.id))
                 .collect(),

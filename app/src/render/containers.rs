@@ -18,7 +18,7 @@ pub fn containers(report: &Report) -> BTreeMap<String, NodeSummary> {
         .filter(|(_, c)| c.latest_value("docker_container_state") != Some("deleted"))
         .map(|(id, c)| (id.clone(), container_summary(report, id, c)))
         .collect();
-    let rendered = processes::processes(report);
+    let rendered = processes::processes(report, None);
     let mut edges = Vec::new();
     for (process, summary) in &rendered {
         let Some(from) = container_of(report, process) else {

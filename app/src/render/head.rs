@@ -108,6 +108,11 @@ impl NodeSummary {
         &self.head
     }
 
+    /// Whether the two summaries share one head (not merely equal heads).
+    pub fn shares_head(&self, other: &NodeSummary) -> bool {
+        Arc::ptr_eq(&self.head.0, &other.head.0)
+    }
+
     /// Appends the summary's JSON object to `out`: the head's, written once, then the edges.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let head = self.head.json();

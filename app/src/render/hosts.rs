@@ -7,16 +7,22 @@ use stormscope_shared::model::keys;
 use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::host_of;
+use super::reuse::Reuse;
 use super::summary::{NodeSummary, SummaryHead, Templates, host_labels};
 use super::wiring::endpoint_edges;
 
-pub fn hosts(report: &Report) -> BTreeMap<String, NodeSummary> {
+/// Every host the probes report; heads of unchanged hosts taken over when `reuse` allows.
+pub fn hosts(report: &Report, reuse: Option<&Reuse>) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Host);
     let templates = Templates::of(topology);
+    let mut kept = reuse.map(Reuse::cursor);
     let mut nodes: BTreeMap<String, NodeSummary> = topology
         .nodes
         .iter()
         .map(|(id, node)| {
+            if let Some(head) = kept.as_mut().and_then(|k| k.take(id, [])) {
+                return (id.clone(), NodeSummary::of(head));
+            }
             let name = node
                 .latest_value(keys::HOST_NAME)
                 .unwrap_or_else(|| host_of(id));

@@ -22,6 +22,7 @@ pub(crate) mod parallel;
 mod pods;
 mod processes;
 mod registry;
+mod reuse;
 mod summary;
 mod templates;
 mod weave;
@@ -36,8 +37,9 @@ pub use connections::{Connection, ConnectionsTable};
 pub use details::{ControlInstance, DetailedNode, details};
 pub use diff::{Diff, diff};
 pub use json::view_body;
-pub use options::{Options, Rendered, render_with};
+pub use options::{Options, Rendered, render_reusing, render_with};
 pub use registry::{TopologyDesc, TopologyStats, topologies};
+pub use reuse::{Frame, Reuse};
 pub use summary::{MetadataRow, MetricRow, NodeSummary, ParentRow, SharedHead, SummaryHead};
 
 /// The view ids this module renders, as `/api/topology/{id}` names them.
@@ -64,8 +66,13 @@ pub fn render(report: &Report, id: &str) -> Option<BTreeMap<String, NodeSummary>
 }
 
 /// View `id` before any filter. Views Scope renders only when the report has their kind of
-/// object (its `ConditionalRenderer`s) are empty otherwise.
-fn unfiltered(report: &Report, id: &str) -> Option<BTreeMap<String, NodeSummary>> {
+/// object (its `ConditionalRenderer`s) are empty otherwise. Views that can take over heads
+/// from an earlier render do when `reuse` is given.
+fn unfiltered(
+    report: &Report,
+    id: &str,
+    reuse: Option<&Reuse>,
+) -> Option<BTreeMap<String, NodeSummary>> {
     let when = |cond: bool, view: fn(&Report) -> BTreeMap<String, NodeSummary>| {
         if cond { view(report) } else { BTreeMap::new() }
     };
@@ -75,7 +82,8 @@ fn unfiltered(report: &Report, id: &str) -> Option<BTreeMap<String, NodeSummary>
         .is_empty();
     let kubernetes = kubernetes::renders(report);
     Some(match id {
-        "processes" => when(has_processes, processes::processes),
+        "processes" if has_processes => processes::processes(report, reuse),
+        "processes" => BTreeMap::new(),
         "processes-by-name" => when(has_processes, processes::by_name),
         "containers" => containers::containers(report),
         "containers-by-hostname" => hostnames::by_hostname(report),
@@ -86,7 +94,7 @@ fn unfiltered(report: &Report, id: &str) -> Option<BTreeMap<String, NodeSummary>
         "ecs-tasks" => when(ecs::renders_ecs(report), ecs::tasks),
         "ecs-services" => when(ecs::renders_ecs(report), ecs::services),
         "swarm-services" => when(ecs::renders_swarm(report), ecs::swarm_services),
-        "hosts" => hosts::hosts(report),
+        "hosts" => hosts::hosts(report, reuse),
         "weave" => weave::weave(report),
         _ => return None,
     })

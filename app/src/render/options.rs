@@ -11,7 +11,8 @@ use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::{IN_INTERNET, OUT_INTERNET};
 use super::registry;
-use super::summary::NodeSummary;
+use super::reuse::{Reuse, takes_over};
+use super::summary::{NodeSummary, SharedHead};
 
 /// A request's query parameters, as Scope's option groups read them: the first value of each.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -78,7 +79,23 @@ pub struct Rendered {
 /// Renders view `id` as Scope serves it for a request with `options`; `None` for an unknown
 /// view.
 pub fn render_with(report: &Report, view: &str, options: &Options) -> Option<Rendered> {
-    let mut nodes = super::unfiltered(report, view)?;
+    render_reusing(report, view, options, None).map(|(rendered, _)| rendered)
+}
+
+/// As [`render_with`], taking over heads from an earlier render where `reuse` allows; also
+/// the heads of the view before any filter, in id order, for a later render to take over.
+pub fn render_reusing(
+    report: &Report,
+    view: &str,
+    options: &Options,
+    reuse: Option<&Reuse>,
+) -> Option<(Rendered, Vec<SharedHead>)> {
+    let mut nodes = super::unfiltered(report, view, reuse)?;
+    let heads = if takes_over(view) {
+        nodes.values().map(|n| n.head().clone()).collect()
+    } else {
+        Vec::new()
+    };
     let mut filtered = dropped_inside(report, view);
     if !options.is_empty() {
         let groups = registry::applied_groups(report, view);
@@ -109,7 +126,7 @@ pub fn render_with(report: &Report, view: &str, options: &Options) -> Option<Ren
     let before = nodes.len();
     let nodes = super::filter_unconnected_pseudo(nodes);
     filtered += before - nodes.len();
-    Some(Rendered { nodes, filtered })
+    Some((Rendered { nodes, filtered }, heads))
 }
 
 /// Nodes Scope's own renderers filter and count before any option applies: deleted containers

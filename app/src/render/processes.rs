@@ -9,11 +9,13 @@ use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::{IN_INTERNET, OUT_INTERNET, host_of};
 use super::parallel::join;
+use super::reuse::Reuse;
 use super::summary::{self, NodeSummary, ParentRow, SummaryHead, Templates, host_labels};
 use super::wiring::endpoint_edges;
 
-/// Every process the probes report, connected as their endpoints are.
-pub fn processes(report: &Report) -> BTreeMap<String, NodeSummary> {
+/// Every process the probes report, connected as their endpoints are; heads of unchanged
+/// processes taken over when `reuse` allows.
+pub fn processes(report: &Report, reuse: Option<&Reuse>) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Process);
     // The edges are found on another thread while this one summarises the processes: the
     // summaries are freed with the view, on this thread, and memory freed by another thread
@@ -23,11 +25,17 @@ pub fn processes(report: &Report) -> BTreeMap<String, NodeSummary> {
         || {
             let templates = Templates::of(topology);
             let parents = ParentLabels::new(report);
+            let mut kept = reuse.map(Reuse::cursor);
             topology
                 .nodes
                 .iter()
                 .map(|(id, node)| {
-                    let summary = process_summary(topology, &templates, &parents, id, node);
+                    // A summary reads its parents' nodes for their labels.
+                    let reads = node.parents.values().flatten().map(String::as_str);
+                    let summary = match kept.as_mut().and_then(|k| k.take(id, reads)) {
+                        Some(head) => NodeSummary::of(head),
+                        None => process_summary(topology, &templates, &parents, id, node),
+                    };
                     (id.clone(), summary)
                 })
                 .collect()

@@ -1,0 +1,204 @@
+//! Each tenant's summaries' heads from its latest live render of each view that takes them
+//! over (see [`crate::render::Reuse`]), so that the next render of a later version of the same
+//! live state summarises only the nodes that changed in between. Keyed by tenant: no render
+//! ever takes over another tenant's heads.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stormscope_shared::Report;
+use stormscope_shared::tenancy::TenantId;
+
+use crate::live::Lineage;
+use crate::render::{self, Frame, Options, Rendered, Reuse, SharedHead};
+
+/// Heads not used for this long are dropped (and their memory with them).
+const IDLE: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+pub struct KeptHeads {
+    entries: Mutex<HashMap<(TenantId, String), Arc<Kept>>>,
+}
+
+/// One view's heads, in id order, as rendered from one version of a tenant's live state.
+struct Kept {
+    state: u64,
+    version: u64,
+    frame: Frame,
+    heads: Vec<SharedHead>,
+    at: Instant,
+}
+
+impl KeptHeads {
+    /// Renders `view` of a tenant's window with `options`: a live window (one with a lineage)
+    /// takes over the heads of the nodes unchanged since the tenant's latest render of the
+    /// view, and keeps this render's heads for the next. `None` for an unknown view.
+    pub fn render(
+        &self,
+        tenant: &TenantId,
+        report: &Report,
+        lineage: Option<&Lineage>,
+        view: &str,
+        options: &Options,
+    ) -> Option<Rendered> {
+        let (Some(lineage), Some(frame)) = (lineage, Frame::of(report, view)) else {
+            return render::render_with(report, view, options);
+        };
+        let key = (tenant.clone(), view.to_owned());
+        let kept = self.lock().get(&key).cloned();
+        let changed = kept
+            .as_ref()
+            .filter(|k| k.frame == frame)
+            .and_then(|k| Some((k, lineage.changed_since(k.state, k.version)?)));
+        let (rendered, heads) = match &changed {
+            Some((kept, changed)) => {
+                let changed = |id: &str| changed.contains(id);
+                let reuse = Reuse::new(&kept.heads, &changed);
+                let rendered = render::render_reusing(report, view, options, Some(&reuse))?;
+                let taken = reuse.taken();
+                count("taken", taken);
+                count("made", rendered.1.len().saturating_sub(taken));
+                rendered
+            }
+            None => {
+                let rendered = render::render_reusing(report, view, options, None)?;
+                count("made", rendered.1.len());
+                rendered
+            }
+        };
+        let mut entries = self.lock();
+        entries.retain(|_, k| k.at.elapsed() < IDLE);
+        // Renders of one tenant can overlap; the newest version is the one to build on.
+        let newer = entries
+            .get(&key)
+            .is_none_or(|k| k.version < lineage.version());
+        if newer {
+            let kept = Kept {
+                state: lineage.state(),
+                version: lineage.version(),
+                frame,
+                heads,
+                at: Instant::now(),
+            };
+            entries.insert(key, Arc::new(kept));
+        }
+        Some(rendered)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, String), Arc<Kept>>> {
+        self.entries.lock().expect("kept heads lock")
+    }
+}
+
+fn count(result: &'static str, summaries: usize) {
+    metrics::counter!("stormscope_app_summaries_total", "result" => result)
+        .increment(summaries as u64);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use stormscope_shared::synth::{SynthSpec, generate};
+    use stormscope_shared::{Timestamp, TopologyKind};
+
+    use super::*;
+    use crate::live::LiveWindows;
+
+    const T0: i64 = 1_764_162_000_000;
+
+    /// `rounds` reports of each of `hosts` probes, one every 100 ms, keyed as the collector
+    /// keys them.
+    fn reports(hosts: usize, rounds: usize) -> Vec<(String, Arc<Report>)> {
+        let tenant = TenantId::new("t").unwrap();
+        let mut out = Vec::new();
+        for round in 0..rounds {
+            for host in 0..hosts {
+                let ts = T0 + ((round * hosts + host) * 100) as i64;
+                let mut spec = SynthSpec::probe(host as u64, host, hosts);
+                spec.processes_per_host = 20;
+                spec.connections_per_host = 30;
+                spec.ts = Timestamp::from_unix_millis(ts);
+                let key = stormscope_shared::keys::report_key(&tenant, ts, "c", 0);
+                out.push((key, Arc::new(generate(&spec))));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn renders_taking_over_heads_equal_renders_from_scratch() {
+        let reports = reports(4, 3);
+        let live = LiveWindows::default();
+        let kept = KeptHeads::default();
+        let tenant = TenantId::new("t").unwrap();
+        let mut previous: HashMap<&str, Rendered> = HashMap::new();
+        for end in 1..=reports.len() {
+            let (report, lineage) = live.merged_versioned(&tenant, &reports[..end], T0);
+            for (view, query) in [
+                ("processes", ""),
+                ("processes", "unconnected=hide"),
+                ("hosts", ""),
+            ] {
+                let options = Options::from_query(query);
+                let ours = kept
+                    .render(&tenant, &report, Some(&lineage), view, &options)
+                    .unwrap();
+                let fresh = render::render_with(&report, view, &options).unwrap();
+                assert_eq!(ours, fresh, "{view}?{query} after {end} reports");
+                let json = |r: &Rendered| render::view_body(&r.nodes, &Default::default());
+                assert_eq!(json(&ours), json(&fresh), "{view}?{query} JSON after {end}");
+                if query.is_empty() {
+                    if let Some(before) = previous.get(view) {
+                        let shared = shared_heads(before, &ours);
+                        // Only the newest report's host changed: every other host's nodes
+                        // kept their heads, that host's did not.
+                        let (_, newest) = &reports[end - 1];
+                        let host = newest.topology(TopologyKind::Host).nodes.keys().next();
+                        let changed = host.unwrap().trim_end_matches(";<host>");
+                        let expected = ours.nodes.values().filter(|n| {
+                            before.nodes.contains_key(&n.id)
+                                && !n.id.starts_with(changed)
+                                && !n.pseudo
+                        });
+                        assert_eq!(shared, expected.count(), "{view} after {end} reports");
+                        assert!(shared > 0 || end <= 4, "{view} after {end} reports");
+                    }
+                    previous.insert(view, ours);
+                }
+            }
+        }
+    }
+
+    fn shared_heads(before: &Rendered, after: &Rendered) -> usize {
+        after
+            .nodes
+            .iter()
+            .filter(|(id, n)| before.nodes.get(*id).is_some_and(|b| b.shares_head(n)))
+            .count()
+    }
+
+    #[test]
+    fn tenants_never_take_over_each_others_heads() {
+        let reports = reports(2, 1);
+        let live = LiveWindows::default();
+        let kept = KeptHeads::default();
+        let options = Options::from_query("");
+        let a = TenantId::new("a").unwrap();
+        let b = TenantId::new("b").unwrap();
+        let (report_a, lineage_a) = live.merged_versioned(&a, &reports, T0);
+        let ours = kept
+            .render(&a, &report_a, Some(&lineage_a), "hosts", &options)
+            .unwrap();
+        let (report_b, lineage_b) = live.merged_versioned(&b, &reports[..1], T0);
+        let theirs = kept
+            .render(&b, &report_b, Some(&lineage_b), "hosts", &options)
+            .unwrap();
+        assert_eq!(shared_heads(&ours, &theirs), 0);
+        assert_eq!(
+            theirs,
+            render::render_with(&report_b, "hosts", &options).unwrap()
+        );
+    }
+}
