@@ -3,13 +3,14 @@
 //!
 //! `cargo bench -p stormscope-app --bench query`; figures go to BENCHMARKS.md.
 
-use std::time::Duration;
-
-use criterion::{Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+
+use stormscope_app::kept_heads::KeptHeads;
 use stormscope_app::live::LiveWindows;
-use stormscope_app::render;
+use stormscope_app::render::{self, Options};
 use stormscope_shared::Report;
 use stormscope_shared::Timestamp;
 use stormscope_shared::merge::fast_merge;
@@ -22,7 +23,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Five reports per probe about the same processes and connections, three seconds apart.
 fn window() -> Vec<Report> {
-    (0..5)
+    ticks(0..5)
+}
+
+/// One report per probe per tick, three seconds apart.
+fn ticks(ticks: std::ops::Range<i64>) -> Vec<Report> {
+    ticks
         .flat_map(|tick| {
             (0..100).map(move |host| {
                 let mut spec = SynthSpec::probe(host as u64, host, 100);
@@ -68,6 +74,58 @@ fn query_benches(c: &mut Criterion) {
         let nodes = render::render(&merged, view).unwrap();
         group.bench_function(format!("json-{view}"), |b| {
             b.iter(|| render::view_body(&nodes, &Default::default()))
+        });
+    }
+    group.finish();
+    live_queries(c, keyed);
+}
+
+/// What a live query costs in the app, one new report arriving before each: merging it into
+/// the tenant's live window, rendering the view (taking over the heads of unchanged nodes from
+/// the previous query's render) and writing its JSON. The background rebuilds that drop
+/// reports leaving the window are not included.
+fn live_queries(c: &mut Criterion, window: Vec<(String, Arc<Report>)>) {
+    let mut group = c.benchmark_group("live-query");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let arriving: Vec<(String, Arc<Report>)> = ticks(5..9)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (format!("{:06}", window.len() + i), Arc::new(r)))
+        .collect();
+    let tenant = TenantId::new("bench").unwrap();
+    let options = Options::from_query("");
+    for view in ["processes", "hosts"] {
+        group.bench_function(format!("{view}-one-new-report"), |b| {
+            let mut live = LiveWindows::default();
+            let mut kept = KeptHeads::default();
+            let mut reports = window.clone();
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    if reports.len() == window.len() + arriving.len() {
+                        (live, kept, reports) = Default::default();
+                        reports.clone_from(&window);
+                    }
+                    if reports.len() == window.len() {
+                        // The previous query, untimed.
+                        let (report, lineage) = live.merged_versioned(&tenant, &reports, 0);
+                        let nodes = kept.render(&tenant, &report, Some(&lineage), view, &options);
+                        render::view_body(&nodes.unwrap().nodes, &Default::default());
+                    }
+                    reports.push(arriving[reports.len() - window.len()].clone());
+                    let started = Instant::now();
+                    let (report, lineage) = live.merged_versioned(&tenant, &reports, 0);
+                    let nodes = kept.render(&tenant, &report, Some(&lineage), view, &options);
+                    let body = render::view_body(&nodes.unwrap().nodes, &Default::default());
+                    total += started.elapsed();
+                    drop(body);
+                }
+                total
+            })
         });
     }
     group.finish();
