@@ -49,7 +49,7 @@ pub struct Lineage {
     /// The ids of the nodes each merge touched, by the version it made, oldest first. Versions
     /// from `since` on are known: `since` is the build's, or the oldest step's once steps
     /// beyond [`MAX_STEPS`] are forgotten.
-    steps: Vec<(u64, Arc<HashSet<String>>)>,
+    steps: Vec<(u64, Arc<NodeIds>)>,
     since: u64,
 }
 
@@ -71,7 +71,7 @@ impl Lineage {
         }
     }
 
-    fn step(&mut self, touched: HashSet<String>) {
+    fn step(&mut self, touched: NodeIds) {
         self.version = next_version();
         self.steps.push((self.version, Arc::new(touched)));
         if self.steps.len() > MAX_STEPS {
@@ -94,7 +94,7 @@ impl Lineage {
         if state != self.state || version < self.since || version > self.version {
             return None;
         }
-        let sets: Vec<Arc<HashSet<String>>> = self
+        let sets: Vec<Arc<NodeIds>> = self
             .steps
             .iter()
             .filter(|(v, _)| *v > version)
@@ -110,7 +110,12 @@ impl Lineage {
 
 /// The ids of the nodes that may have changed between two versions of a state.
 #[derive(Clone, Debug, Default)]
-pub struct Changed(Vec<Arc<HashSet<String>>>);
+pub struct Changed(Vec<Arc<NodeIds>>);
+
+/// Node ids, hashed with foldhash: a render asks about every node of a large view, and
+/// SipHash over long ids would cost more than the rest of the question. foldhash is seeded per
+/// process, so a probe cannot choose ids that collide.
+type NodeIds = foldhash::HashSet<String>;
 
 impl Changed {
     pub fn contains(&self, id: &str) -> bool {

@@ -19,14 +19,21 @@ pub async fn topologies(
     let key = snapshot
         .version()
         .map(|v| ViewKey::new(&snapshot.tenant, v, "", &query));
-    let report = snapshot.report.clone();
     let render_state = state.clone();
-    // Every view is rendered for its stats: off the worker thread, and once per window
-    // version however many browsers poll.
-    let body = web::block(move || {
-        render_state.registries.get_or_render(key, || {
-            render::topologies(&report, &Options::from_query(&query))
-        })
+    // Every view is rendered for its stats: off the worker thread, once per window version
+    // however many browsers poll, and taking over what the tenant's latest renders made.
+    let (body, snapshot) = web::block(move || {
+        let options = Options::from_query(&query);
+        let s = &snapshot;
+        let body = render_state.registries.get_or_render(key, || {
+            render::topologies_rendered(&s.report, &|view| {
+                render_state
+                    .kept_heads
+                    .render(&s.tenant, &s.report, s.lineage.as_ref(), view, &options)
+                    .expect("registered views render")
+            })
+        });
+        (body, snapshot)
     })
     .await
     .map_err(|_| QueryError::RenderFailed)?;

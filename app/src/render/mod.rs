@@ -38,7 +38,7 @@ pub use details::{ControlInstance, DetailedNode, details};
 pub use diff::{Diff, diff};
 pub use json::view_body;
 pub use options::{Options, Rendered, render_reusing, render_with};
-pub use registry::{TopologyDesc, TopologyStats, topologies};
+pub use registry::{TopologyDesc, TopologyStats, topologies, topologies_rendered};
 pub use reuse::{Frame, Reuse};
 pub use summary::{MetadataRow, MetricRow, NodeSummary, ParentRow, SharedHead, SummaryHead};
 

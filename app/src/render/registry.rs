@@ -95,10 +95,20 @@ const fn entry(
 /// The registry for a report, each view's stats rendered with the request's options. Top-level
 /// views sorted by name, as Scope lists them.
 pub fn topologies(report: &Report, options: &Options) -> Vec<TopologyDesc> {
+    topologies_rendered(report, &|view| {
+        render_with(report, view, options).expect("registered views render")
+    })
+}
+
+/// As [`topologies`], each view rendered by `render` (which applies the request's options).
+pub fn topologies_rendered(
+    report: &Report,
+    render: &dyn Fn(&str) -> Rendered,
+) -> Vec<TopologyDesc> {
     let describe = |e: &Entry, extra: &[Group]| {
         let mut groups = static_groups(e.id);
         groups.extend(extra.iter().cloned());
-        let rendered = render_with(report, e.id, options).expect("registered views render");
+        let rendered = render(e.id);
         TopologyDesc {
             name: e.name,
             rank: e.rank,
