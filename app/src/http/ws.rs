@@ -120,6 +120,7 @@ impl Feed {
     /// connection failed (actix drops the response body, so sending fails), or the client
     /// sent something that is not a websocket frame.
     async fn run(self, first: Snapshot, mut session: Session, mut messages: MessageStream) {
+        let _open = OpenSocket::counted();
         let mut previous: Option<Arc<Nodes>> = None;
         let mut pending = Some(first);
         let mut ticks = tokio::time::interval(self.period);
@@ -163,6 +164,23 @@ impl Feed {
                 },
             }
         }
+    }
+}
+
+/// One open socket in `stormscope_app_websockets_open` while it lives: a loop that outlived its
+/// client would keep rendering for no one, and the gauge is where that would show.
+struct OpenSocket;
+
+impl OpenSocket {
+    fn counted() -> Self {
+        metrics::gauge!("stormscope_app_websockets_open").increment(1.0);
+        OpenSocket
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        metrics::gauge!("stormscope_app_websockets_open").decrement(1.0);
     }
 }
 
