@@ -59,7 +59,7 @@ pub fn details(report: &Report, view: &str, id: &str) -> Option<DetailedNode> {
     let endpoints = EndpointsByNode::new(report, &membership.endpoints());
     Some(DetailedNode {
         controls: origin.map_or_else(Vec::new, |(topology, node)| controls(topology, node, id)),
-        children: children::children(report, view, id, &membership),
+        children: children::children(report, id, &membership),
         connections: connections::connections(report, view, &summary, &nodes, &endpoints),
         summary,
     })
