@@ -331,6 +331,18 @@ fn kubernetes_controllers_and_services_list_pods_then_their_running_containers()
             ("Processes", "processes", &["h1;1"]),
         ])
     );
+
+    // A pod without a controller is under its host's "Unmanaged" node, which lists it. That
+    // node has no edges, so the view leaves it out (`FilterUnconnectedPseudo`), but its
+    // details answer, as Scope's do.
+    let view = render::render(&report, "kube-controllers").unwrap();
+    assert!(!view.contains_key("pseudo:unmanaged:h2"));
+    let unmanaged = details(&report, "kube-controllers", "pseudo:unmanaged:h2");
+    assert_eq!(unmanaged["pseudo"], true);
+    assert_eq!(
+        tables(&unmanaged),
+        expect(&[("Pods", "pods", &["p-solo;<pod>"])])
+    );
 }
 
 #[test]
