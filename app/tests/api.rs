@@ -458,6 +458,30 @@ async fn node_details_answer_for_encoded_ids_and_only_for_their_tenant() {
     assert_eq!(outbound["connections"][0]["nodeId"], "/opt/demo/bin/api");
     assert_eq!(outbound["connections"][0]["metadata"][0]["value"], "8000");
 
+    // The request's options hide web-1's unconnected shell, yet a link to it still answers,
+    // as Scope's do; ids the view does not render at all do not.
+    let hidden = format!(
+        "{}?unconnected=hide",
+        node_url("processes", "web-1.demo.local;1")
+    );
+    let (status, _, body) = get(&hidden, &owner, None).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["node"]["id"], "web-1.demo.local;1");
+    let (_, _, body) = get(
+        &format!("{}/api/topology/processes?unconnected=hide", s.app),
+        &owner,
+        None,
+    )
+    .await;
+    let view: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(view["nodes"].get("web-1.demo.local;1").is_none());
+    let missing = format!(
+        "{}?unconnected=hide",
+        node_url("processes", "web-1.demo.local;999")
+    );
+    assert_eq!(get(&missing, &owner, None).await.0, 404);
+
     let (status, _, body) = get(&node_url("hosts", "nowhere;<host>"), &owner, None).await;
     assert_eq!(status, 404);
     let error: serde_json::Value = serde_json::from_slice(&body).unwrap();

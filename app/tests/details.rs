@@ -5,8 +5,8 @@ mod common;
 
 use common::{demo, first_diff, fixture_report, read_json};
 use serde_json::Value;
-use stormscope_app::render;
-use stormscope_shared::Report;
+use stormscope_app::render::{self, Options};
+use stormscope_shared::{Node, Report, Timestamp, TopologyKind};
 
 fn details(report: &Report, view: &str, id: &str) -> Value {
     let node = render::details(report, view, id)
@@ -217,4 +217,67 @@ fn demo_process_groups_list_their_processes_and_connections() {
     let from: Vec<&str> = incoming.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(from, ["/opt/demo/bin/frontend", "/opt/demo/bin/loadgen"]);
     assert_eq!(group["node"]["controls"], serde_json::json!([]));
+}
+
+/// Scope's `handleNode` looks a node up before the request's filters and puts it back when
+/// they drop it: a link the UI followed still answers under options that hide its target.
+#[test]
+fn nodes_the_options_filter_out_still_have_details() {
+    let report = demo();
+    let hide = Options::from_query("unconnected=hide");
+    let shown = render::render_with(&report, "processes", &hide).unwrap();
+    let lonely = "web-1.demo.local;1";
+    assert!(!shown.nodes.contains_key(lonely), "the option hides it");
+    let node = render::details_with(&report, "processes", lonely, &hide)
+        .unwrap_or_else(|| panic!("{lonely} has details under unconnected=hide"));
+    let unfiltered = render::render(&report, "processes").unwrap();
+    // As the view renders it before any filter (its metrics carry their samples here).
+    let view = &unfiltered[lonely];
+    assert_eq!(
+        (
+            &node.summary.label,
+            &node.summary.metadata,
+            &node.summary.parents
+        ),
+        (&view.label, &view.metadata, &view.parents)
+    );
+    assert!(node.summary.metrics[0].samples.is_some());
+    assert!(node.connections.iter().all(|t| t.connections.is_empty()));
+
+    // A node the options keep is detailed as before, its connections among the kept nodes.
+    let frontend = "web-1.demo.local;3";
+    let kept = serde_json::json!({ "node": render::details_with(&report, "processes", frontend, &hide).unwrap() });
+    assert_eq!(
+        rows(&kept, "outgoing-connections"),
+        rows(
+            &details(&report, "processes", frontend),
+            "outgoing-connections"
+        )
+    );
+    assert!(!rows(&kept, "outgoing-connections").is_empty());
+
+    // Ids the view does not render at all are still unknown.
+    assert!(render::details_with(&report, "processes", "web-1.demo.local;999", &hide).is_none());
+    assert!(render::details_with(&report, "hosts", lonely, &hide).is_none());
+}
+
+#[test]
+fn a_stopped_container_the_default_options_hide_still_has_details() {
+    let mut report = Report::default();
+    for (id, state) in [("c1", "exited"), ("c2", "running")] {
+        report.topology_mut(TopologyKind::Container).add_node(
+            Node::new(format!("{id};<container>"), "container")
+                .with_latest("docker_container_name", Timestamp::default(), id)
+                .with_latest("docker_container_state", Timestamp::default(), state),
+        );
+    }
+    // Any option brings in every group's default: running containers only.
+    let options = Options::from_query("system=application");
+    let shown = render::render_with(&report, "containers", &options).unwrap();
+    assert_eq!(shown.nodes.keys().collect::<Vec<_>>(), ["c2;<container>"]);
+    let stopped = render::details_with(&report, "containers", "c1;<container>", &options)
+        .expect("a filtered container has details");
+    assert_eq!(stopped.summary.id, "c1;<container>");
+    assert_eq!(stopped.summary.label, "c1");
+    assert!(render::details_with(&report, "containers", "c3;<container>", &options).is_none());
 }

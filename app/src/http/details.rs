@@ -6,7 +6,9 @@ use super::{AppState, QueryError, json_flagged, snapshot};
 use crate::render;
 
 /// `{"node": DetailedNode}`, with `"degraded"` when the window lacked something; 404 when the
-/// view is unknown or does not render the node.
+/// view is unknown or does not render the node. The query string's topology options filter
+/// the view the node's connections are found in, but a node they filter out still answers,
+/// as in Scope.
 ///
 /// The UI sends ids through `encodeURIComponent`, and ids hold `;`, `<`, `>` and `/` (a
 /// process name is a path). Actix matches routes on a path that keeps `%2F` (and `%25`)
@@ -22,7 +24,9 @@ pub async fn node(
         return Err(QueryError::UnknownTopology(view));
     }
     let snapshot = snapshot(&req, &state).await?;
-    let node = render::details(&snapshot.report, &view, &id).ok_or(QueryError::UnknownNode(id))?;
+    let options = render::Options::from_query(req.query_string());
+    let node = render::details_with(&snapshot.report, &view, &id, &options)
+        .ok_or(QueryError::UnknownNode(id))?;
     Ok(json_flagged(
         serde_json::json!({ "node": node }),
         &snapshot.degraded,

@@ -1,6 +1,7 @@
 //! The tables of a node's details that list what it is made of (`render/detailed/node.go`): a
-//! host's pods, containers, processes and images; a container's processes; and so on. Each
-//! row is the child's summary as the view it lives in renders it.
+//! host's pods, containers, processes and images; a service's or controller's pods, and their
+//! containers and processes; an ECS service's tasks, containers and processes; a container's
+//! processes; and so on. Each row is the child's summary as the view it lives in renders it.
 
 use std::collections::BTreeMap;
 
@@ -10,10 +11,10 @@ use stormscope_shared::{Report, TopologyKind};
 
 use super::containers::{self, split_image_name};
 use super::endpoints::host_of;
-use super::membership::Membership;
-use super::pods;
+use super::membership::{Member, Membership};
 use super::processes::{self, parents};
 use super::summary::{self, NodeSummary, SummaryHead, container_label};
+use super::{ecs, kubernetes, pods};
 
 /// One table of children: the nodes of one view rendered under the node.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -48,52 +49,98 @@ impl Column {
     }
 }
 
-/// The kinds of children, in the order Scope lists their tables.
-#[derive(Clone, Copy)]
-enum Kind {
-    Pods,
-    Containers,
-    Processes,
-    Images,
+/// One of Scope's `nodeSummaryGroupSpecs` (`render/detailed/node.go`): how the children from
+/// one report topology are tabled, and the view the UI links their rows to.
+struct Spec {
+    kind: TopologyKind,
+    label: &'static str,
+    view: &'static str,
+    columns: &'static [(&'static str, &'static str, &'static str)],
 }
 
-impl Kind {
-    fn table(self, nodes: Vec<NodeSummary>) -> ChildTable {
-        let (label, view, columns): (_, _, &[(&str, &str, &str)]) = match self {
-            Kind::Pods => (
-                "Pods",
-                "pods",
-                &[
-                    ("kubernetes_state", "State", ""),
-                    ("container", "# Containers", "number"),
-                    ("kubernetes_ip", "IP", "ip"),
-                ],
-            ),
-            Kind::Containers => (
-                "Containers",
-                "containers",
-                &[
-                    ("docker_cpu_total_usage", "CPU", "number"),
-                    ("docker_memory_usage", "Memory", "number"),
-                ],
-            ),
-            Kind::Processes => (
-                "Processes",
-                "processes",
-                &[
-                    ("pid", "PID", "number"),
-                    ("process_cpu_usage_percent", "CPU", "number"),
-                    ("process_memory_usage_bytes", "Memory", "number"),
-                ],
-            ),
-            Kind::Images => ("Container images", "containers-by-image", &[]),
-        };
+const fn spec(
+    kind: TopologyKind,
+    label: &'static str,
+    view: &'static str,
+    columns: &'static [(&'static str, &'static str, &'static str)],
+) -> Spec {
+    Spec {
+        kind,
+        label,
+        view,
+        columns,
+    }
+}
+
+/// In the order Scope lists the tables. Every kind of child this app finds has a spec, so
+/// Scope's fallback for kinds without one (a table labelled with the topology's plural) is
+/// never needed.
+const SPECS: [Spec; 10] = {
+    use TopologyKind::*;
+    [
+        spec(
+            Pod,
+            "Pods",
+            "pods",
+            &[
+                ("kubernetes_state", "State", ""),
+                ("container", "# Containers", "number"),
+                ("kubernetes_ip", "IP", "ip"),
+            ],
+        ),
+        spec(
+            EcsTask,
+            "Tasks",
+            "ecs-tasks",
+            &[("ecs_created_at", "Created At", "datetime")],
+        ),
+        spec(
+            Container,
+            "Containers",
+            "containers",
+            &[
+                ("docker_cpu_total_usage", "CPU", "number"),
+                ("docker_memory_usage", "Memory", "number"),
+            ],
+        ),
+        spec(
+            Process,
+            "Processes",
+            "processes",
+            &[
+                ("pid", "PID", "number"),
+                ("process_cpu_usage_percent", "CPU", "number"),
+                ("process_memory_usage_bytes", "Memory", "number"),
+            ],
+        ),
+        spec(
+            ContainerImage,
+            "Container images",
+            "containers-by-image",
+            &[],
+        ),
+        spec(PersistentVolume, "Persistent Volumes", "pods", &[]),
+        spec(
+            PersistentVolumeClaim,
+            "Persistent Volume Claims",
+            "pods",
+            &[],
+        ),
+        spec(StorageClass, "Storage Classes", "pods", &[]),
+        spec(VolumeSnapshot, "Volume Snapshots", "pods", &[]),
+        spec(VolumeSnapshotData, "Volume Snapshot Data", "pods", &[]),
+    ]
+};
+
+impl Spec {
+    fn table(&self, nodes: Vec<NodeSummary>) -> ChildTable {
         ChildTable {
             id: String::new(),
-            label: label.to_owned(),
+            label: self.label.to_owned(),
             nodes,
-            topology_id: view.to_owned(),
-            columns: columns
+            topology_id: self.view.to_owned(),
+            columns: self
+                .columns
                 .iter()
                 .map(|(id, label, data_type)| Column::new(id, label, data_type))
                 .collect(),
@@ -101,55 +148,95 @@ impl Kind {
     }
 }
 
-/// The child tables of node `id` of `view`, empty ones left out.
-pub(super) fn children(
+/// The child tables of node `id` of the view `membership` describes, empty ones left out.
+pub(super) fn children(report: &Report, id: &str, membership: &Membership) -> Vec<ChildTable> {
+    let rows = if membership.is_hosts() {
+        host_children(report, id)
+    } else {
+        chain_children(report, id, membership)
+    };
+    // Each kind's rows come from one view, a map keyed by id, so they are already in Scope's
+    // order (by id).
+    let mut by_kind: BTreeMap<TopologyKind, Vec<NodeSummary>> = BTreeMap::new();
+    for (kind, node) in rows {
+        by_kind.entry(kind).or_default().push(node);
+    }
+    SPECS
+        .iter()
+        .filter_map(|spec| Some(spec.table(by_kind.remove(&spec.kind)?)))
+        .collect()
+}
+
+/// Every member of a lower level whose way up the view's chain ends in node `id`, as its own
+/// view summarises it. The node itself and pseudo nodes are no one's rows, as in Scope.
+fn chain_children(
     report: &Report,
-    view: &str,
     id: &str,
     membership: &Membership,
-) -> Vec<ChildTable> {
-    let mut tables: Vec<(Kind, Vec<NodeSummary>)> = Vec::new();
-    if view == "hosts" {
-        // Scope hangs every process, container, image and pod under the hosts it names as
-        // parents; the containers come from its plain container renderer, before image names
-        // are joined in.
-        let on_host = |summary: &NodeSummary| {
-            !summary.pseudo
-                && summary
-                    .parents
-                    .iter()
-                    .any(|p| p.topology_id == "hosts" && p.id == id)
-        };
-        let select = |nodes: BTreeMap<String, NodeSummary>| -> Vec<NodeSummary> {
-            nodes.into_values().filter(|n| on_host(n)).collect()
-        };
-        tables.push((Kind::Pods, select(pods::pods(report))));
-        tables.push((Kind::Containers, select(plain_containers(report))));
-        tables.push((Kind::Processes, select(processes::processes(report, None))));
-        tables.push((Kind::Images, select(containers::by_image(report))));
-    } else {
-        let mine = |owner: Option<String>, child: &str| child != id && owner.as_deref() == Some(id);
-        let containers_view = containers::containers(report);
-        tables.push((
-            Kind::Containers,
-            containers_view
-                .into_values()
-                .filter(|c| !c.pseudo && mine(membership.container(&c.id), &c.id))
-                .collect(),
-        ));
-        tables.push((
-            Kind::Processes,
-            processes::processes(report, None)
-                .into_values()
-                .filter(|p| !p.pseudo && mine(membership.process(&p.id), &p.id))
-                .collect(),
-        ));
+) -> Vec<(TopologyKind, NodeSummary)> {
+    let mut rows = Vec::new();
+    for member in membership.child_kinds() {
+        for (child, summary) in rendered(report, member) {
+            if summary.pseudo || child == id {
+                continue;
+            }
+            if membership.owners(member, &child).iter().any(|o| o == id) {
+                rows.push((kind_of(report, member, &child), summary));
+            }
+        }
     }
-    // Views come as maps keyed by id, so each table is already in Scope's order (by id).
-    tables
+    rows
+}
+
+/// The view a kind of member is a node of, rendered.
+fn rendered(report: &Report, member: Member) -> BTreeMap<String, NodeSummary> {
+    match member {
+        Member::Process => processes::processes(report, None),
+        Member::Container => containers::containers(report),
+        Member::Pod => pods::pods(report),
+        Member::EcsTask => ecs::tasks(report),
+    }
+}
+
+/// The report topology of member `id`, which picks its table: the pods view also shows
+/// storage objects.
+fn kind_of(report: &Report, member: Member, id: &str) -> TopologyKind {
+    match member {
+        Member::Process => TopologyKind::Process,
+        Member::Container => TopologyKind::Container,
+        Member::EcsTask => TopologyKind::EcsTask,
+        Member::Pod => kubernetes::POD_VIEW_KINDS
+            .into_iter()
+            .find(|k| report.topology(*k).nodes.contains_key(id))
+            .unwrap_or(TopologyKind::Pod),
+    }
+}
+
+/// Scope hangs every process, container, image and pod under the hosts it names as parents;
+/// the containers come from its plain container renderer, before image names are joined in.
+fn host_children(report: &Report, id: &str) -> Vec<(TopologyKind, NodeSummary)> {
+    let on_host = |summary: &NodeSummary| {
+        !summary.pseudo
+            && summary
+                .parents
+                .iter()
+                .any(|p| p.topology_id == "hosts" && p.id == id)
+    };
+    let pods = pods::pods(report)
         .into_iter()
-        .filter(|(_, nodes)| !nodes.is_empty())
-        .map(|(kind, nodes)| kind.table(nodes))
+        .map(|(child, node)| (kind_of(report, Member::Pod, &child), node));
+    let all =
+        |kind, nodes: BTreeMap<String, NodeSummary>| nodes.into_values().map(move |n| (kind, n));
+    pods.chain(all(TopologyKind::Container, plain_containers(report)))
+        .chain(all(
+            TopologyKind::Process,
+            processes::processes(report, None),
+        ))
+        .chain(all(
+            TopologyKind::ContainerImage,
+            containers::by_image(report),
+        ))
+        .filter(|(_, node)| on_host(node))
         .collect()
 }
 

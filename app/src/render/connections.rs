@@ -53,11 +53,12 @@ pub(super) struct EndpointsByNode<'r> {
 }
 
 impl<'r> EndpointsByNode<'r> {
-    /// `owners`: endpoint id → the view node it belongs to.
-    pub(super) fn new(report: &'r Report, owners: &BTreeMap<String, String>) -> Self {
+    /// `owners`: endpoint id → the view nodes it belongs to (a process's endpoints belong to
+    /// every service its pod is in).
+    pub(super) fn new(report: &'r Report, owners: &BTreeMap<String, Vec<String>>) -> Self {
         let mut owned: BTreeMap<String, BTreeSet<&'r str>> = BTreeMap::new();
         for id in report.topology(TopologyKind::Endpoint).nodes.keys() {
-            if let Some(owner) = owners.get(id) {
+            for owner in owners.get(id).into_iter().flatten() {
                 owned.entry(owner.clone()).or_default().insert(id.as_str());
             }
         }

@@ -43,13 +43,7 @@ pub fn containers(report: &Report) -> BTreeMap<String, NodeSummary> {
 pub fn by_image(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::ContainerImage);
     let containers = containers(report);
-    let group_of = |id: &str| -> Option<String> {
-        let node = containers.get(id)?;
-        if node.pseudo {
-            return Some(id.to_owned());
-        }
-        (!node.rank.is_empty()).then(|| format!("{};<container_image>", node.rank))
-    };
+    let group_of = |id: &str| image_group(containers.get(id)?);
     let mut groups: BTreeMap<String, (NodeSummary, usize)> = BTreeMap::new();
     for (id, container) in &containers {
         let Some(group) = group_of(id) else { continue };
@@ -111,6 +105,22 @@ pub fn by_image(report: &Report) -> BTreeMap<String, NodeSummary> {
         .collect()
 }
 
+/// The node of the `containers-by-image` view a node of the containers view is drawn in: its
+/// image's name (the container's rank); pseudo nodes pass through.
+pub(super) fn image_group(container: &NodeSummary) -> Option<String> {
+    if container.pseudo {
+        return Some(container.id.clone());
+    }
+    (!container.rank.is_empty()).then(|| format!("{};<container_image>", container.rank))
+}
+
+/// Scope's `IsRunning`: a container without a state counts as running.
+pub(super) fn is_running(container: &Node) -> bool {
+    container
+        .latest_value("docker_container_state")
+        .is_none_or(|s| matches!(s, "running" | "restarting" | "paused"))
+}
+
 /// The container a rendered process belongs to, or its host's "Uncontained" node.
 pub(super) fn container_of(report: &Report, process: &str) -> Option<String> {
     if is_internet(process) {
@@ -135,7 +145,7 @@ pub(super) fn container_of(report: &Report, process: &str) -> Option<String> {
 }
 
 /// The container's image name (`registry/name:tag`), from its image node or its own latest.
-fn image_name(report: &Report, container: &Node) -> Option<String> {
+pub(super) fn image_name(report: &Report, container: &Node) -> Option<String> {
     let image = container
         .parents
         .get(TopologyKind::ContainerImage.name())

@@ -9,6 +9,7 @@ use stormscope_shared::{Report, TopologyKind};
 use super::children::{self, ChildTable};
 use super::connections::{self, ConnectionsTable, EndpointsByNode};
 use super::membership::Membership;
+use super::options::{Options, filtered};
 use super::summary::NodeSummary;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -40,11 +41,29 @@ pub struct ControlInstance {
     pub rank: i64,
 }
 
-/// Details of node `id` of view `view`; `None` if the view is unknown or does not render
-/// that node.
+/// Details of node `id` of view `view` for a request without options; see [`details_with`].
 pub fn details(report: &Report, view: &str, id: &str) -> Option<DetailedNode> {
-    let nodes = super::render(report, view)?;
-    let mut summary = nodes.get(id)?.clone();
+    details_with(report, view, id, &Options::default())
+}
+
+/// Details of node `id` of view `view` for a request with `options`; `None` if the view is
+/// unknown or its renderer makes no such node.
+///
+/// As Scope's `handleNode` does, the node is looked up in the view before any filter, then
+/// the request's filters are applied: a node they keep is detailed as the filtered view has
+/// it (its edges to filtered nodes cut); a node they drop is put back as the renderer made
+/// it, so a link the UI followed to a node hidden by the current options still answers.
+/// Connections are found among the filtered view's nodes and the node itself.
+pub fn details_with(
+    report: &Report,
+    view: &str,
+    id: &str,
+    options: &Options,
+) -> Option<DetailedNode> {
+    let unfiltered = super::unfiltered(report, view, None)?;
+    let node = unfiltered.get(id)?.clone();
+    let mut nodes = filtered(report, view, unfiltered, options).nodes;
+    let mut summary = nodes.entry(id.to_owned()).or_insert(node).clone();
     let origin = origin(report, id);
     if let Some((_, node)) = origin {
         for row in &mut summary.metrics {
@@ -59,7 +78,7 @@ pub fn details(report: &Report, view: &str, id: &str) -> Option<DetailedNode> {
     let endpoints = EndpointsByNode::new(report, &membership.endpoints());
     Some(DetailedNode {
         controls: origin.map_or_else(Vec::new, |(topology, node)| controls(topology, node, id)),
-        children: children::children(report, view, id, &membership),
+        children: children::children(report, id, &membership),
         connections: connections::connections(report, view, &summary, &nodes, &endpoints),
         summary,
     })

@@ -21,40 +21,37 @@ pub fn renders_swarm(report: &Report) -> bool {
     !report.topology(TopologyKind::SwarmService).nodes.is_empty()
 }
 
+/// Running containers under their ECS task; others per host as "Unmanaged".
+pub(super) const TASKS: Grouping<'static> = Grouping {
+    member_kinds: &[TopologyKind::Container],
+    parent_kinds: &[TopologyKind::EcsTask],
+    unmanaged: true,
+};
+
+/// Tasks under their ECS service; tasks outside any service are left out.
+pub(super) const SERVICES: Grouping<'static> = Grouping {
+    member_kinds: &[TopologyKind::EcsTask],
+    parent_kinds: &[TopologyKind::EcsService],
+    unmanaged: false,
+};
+
+/// Running containers under their Swarm service; others per host as "Unmanaged".
+pub(super) const SWARM_SERVICES: Grouping<'static> = Grouping {
+    member_kinds: &[TopologyKind::Container],
+    parent_kinds: &[TopologyKind::SwarmService],
+    unmanaged: true,
+};
+
 pub fn tasks(report: &Report) -> BTreeMap<String, NodeSummary> {
-    group_by_parents(
-        report,
-        &running_containers(report),
-        &Grouping {
-            member_kinds: &[TopologyKind::Container],
-            parent_kinds: &[TopologyKind::EcsTask],
-            unmanaged: true,
-        },
-    )
+    group_by_parents(report, &running_containers(report), &TASKS)
 }
 
 pub fn services(report: &Report) -> BTreeMap<String, NodeSummary> {
-    group_by_parents(
-        report,
-        &tasks(report),
-        &Grouping {
-            member_kinds: &[TopologyKind::EcsTask],
-            parent_kinds: &[TopologyKind::EcsService],
-            unmanaged: false,
-        },
-    )
+    group_by_parents(report, &tasks(report), &SERVICES)
 }
 
 pub fn swarm_services(report: &Report) -> BTreeMap<String, NodeSummary> {
-    group_by_parents(
-        report,
-        &running_containers(report),
-        &Grouping {
-            member_kinds: &[TopologyKind::Container],
-            parent_kinds: &[TopologyKind::SwarmService],
-            unmanaged: true,
-        },
-    )
+    group_by_parents(report, &running_containers(report), &SWARM_SERVICES)
 }
 
 /// The containers view without stopped containers (Scope's `IsRunning` filter, which lets
@@ -63,15 +60,13 @@ fn running_containers(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = &report.topology(TopologyKind::Container).nodes;
     let mut nodes = containers::containers(report);
     let stopped: BTreeSet<String> = nodes
-        .iter()
-        .filter(|(id, n)| {
-            !n.pseudo
-                && topology
-                    .get(*id)
-                    .and_then(|c| c.latest_value("docker_container_state"))
-                    .is_some_and(|s| !matches!(s, "running" | "restarting" | "paused"))
+        .keys()
+        .filter(|id| {
+            topology
+                .get(*id)
+                .is_some_and(|c| !containers::is_running(c))
         })
-        .map(|(id, _)| id.clone())
+        .cloned()
         .collect();
     nodes.retain(|id, _| !stopped.contains(id));
     for node in nodes.values_mut() {

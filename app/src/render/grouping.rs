@@ -21,6 +21,60 @@ pub(super) struct Grouping<'a> {
     pub unmanaged: bool,
 }
 
+/// Where one member of a view goes in the view grouping it (Scope's `Map2Parent`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Target {
+    /// Pseudo nodes pass through as they are (the Internet; a host's "Unmanaged" node from
+    /// the view below).
+    Itself,
+    /// A host's "Unmanaged" node (`pseudo:unmanaged:<host>`).
+    Unmanaged(String),
+    /// A parent the member names, a node of topology `kind`.
+    Parent(TopologyKind, String),
+}
+
+impl Target {
+    /// The id of the node the member goes into.
+    pub(super) fn id<'a>(&'a self, member: &'a str) -> &'a str {
+        match self {
+            Target::Itself => member,
+            Target::Unmanaged(id) | Target::Parent(_, id) => id,
+        }
+    }
+}
+
+/// The nodes member `id` (a node of the view below) goes into. Node details ask the same
+/// question of one member at a time, so the answer does not depend on the other members.
+pub(super) fn targets(report: &Report, how: &Grouping, id: &str) -> Vec<Target> {
+    if how.unmanaged
+        && let Some(host) = id.strip_prefix("pseudo:uncontained:")
+    {
+        return vec![Target::Unmanaged(format!("pseudo:unmanaged:{host}"))];
+    }
+    if summary::is_pseudo_id(id) {
+        return vec![Target::Itself];
+    }
+    let node = find(report, how.member_kinds, id);
+    let mut out = Vec::new();
+    for kind in how.parent_kinds {
+        for parent in node
+            .and_then(|n| n.parents.get(kind.name()))
+            .into_iter()
+            .flatten()
+        {
+            out.push(Target::Parent(*kind, parent.clone()));
+        }
+    }
+    if out.is_empty() && how.unmanaged {
+        let host = node
+            .and_then(|n| n.latest_value(keys::HOST_NODE_ID))
+            .map(host_of)
+            .unwrap_or_default();
+        out.push(Target::Unmanaged(format!("pseudo:unmanaged:{host}")));
+    }
+    out
+}
+
 pub(super) fn group_by_parents(
     report: &Report,
     members: &BTreeMap<String, NodeSummary>,
@@ -36,45 +90,27 @@ pub(super) fn group_by_parents(
     }
     let mut targets: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (id, member) in members {
-        let out = if how.unmanaged
-            && let Some(host) = id.strip_prefix("pseudo:uncontained:")
-        {
-            let to = format!("pseudo:unmanaged:{host}");
-            summary::ensure_node(&mut nodes, &to);
-            vec![to]
-        } else if member.pseudo {
-            nodes
-                .entry(id.clone())
-                .or_insert_with(|| member.without_adjacency());
-            vec![id.clone()]
-        } else {
-            let node = find(report, how.member_kinds, id);
-            let mut out = Vec::new();
-            for kind in how.parent_kinds {
-                for parent in node
-                    .and_then(|n| n.parents.get(kind.name()))
-                    .into_iter()
-                    .flatten()
-                {
+        let mut out = Vec::new();
+        for target in self::targets(report, how, id) {
+            match &target {
+                Target::Itself => {
+                    nodes
+                        .entry(id.clone())
+                        .or_insert_with(|| member.without_adjacency());
+                }
+                Target::Unmanaged(to) => {
+                    summary::ensure_node(&mut nodes, to);
+                }
+                Target::Parent(kind, parent) => {
                     groups
                         .entry(parent.clone())
                         .or_insert((*kind, Vec::new()))
                         .1
                         .push(id);
-                    out.push(parent.clone());
                 }
             }
-            if out.is_empty() && how.unmanaged {
-                let host = node
-                    .and_then(|n| n.latest_value(keys::HOST_NODE_ID))
-                    .map(host_of)
-                    .unwrap_or_default();
-                let to = format!("pseudo:unmanaged:{host}");
-                summary::ensure_node(&mut nodes, &to);
-                out.push(to);
-            }
-            out
-        };
+            out.push(target.id(id).to_owned());
+        }
         targets.insert(id, out);
     }
     for (id, (kind, belonging)) in &groups {

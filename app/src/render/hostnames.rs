@@ -7,22 +7,12 @@ use std::collections::BTreeMap;
 use stormscope_shared::{Report, TopologyKind};
 
 use super::containers;
-use super::summary::{NodeSummary, SummaryHead};
+use super::summary::{NodeSummary, SummaryHead, is_pseudo_id};
 
 pub fn by_hostname(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Container);
     let containers = containers::containers(report);
-    let group_of = |id: &str| -> Option<String> {
-        let node = containers.get(id)?;
-        if node.pseudo {
-            return Some(id.to_owned());
-        }
-        topology
-            .nodes
-            .get(id)?
-            .latest_value("docker_container_hostname")
-            .map(str::to_owned)
-    };
+    let group_of = |id: &str| containers.get(id).and_then(|_| hostname_of(report, id));
     let mut groups: BTreeMap<String, (NodeSummary, usize)> = BTreeMap::new();
     for (id, container) in &containers {
         let Some(group) = group_of(id) else { continue };
@@ -62,4 +52,18 @@ pub fn by_hostname(report: &Report) -> BTreeMap<String, NodeSummary> {
             (id, node)
         })
         .collect()
+}
+
+/// The group node `id` of the containers view is drawn in: its container's Docker hostname;
+/// pseudo nodes pass through.
+pub(super) fn hostname_of(report: &Report, id: &str) -> Option<String> {
+    if is_pseudo_id(id) {
+        return Some(id.to_owned());
+    }
+    report
+        .topology(TopologyKind::Container)
+        .nodes
+        .get(id)?
+        .latest_value("docker_container_hostname")
+        .map(str::to_owned)
 }

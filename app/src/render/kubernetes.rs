@@ -11,7 +11,7 @@ use super::pods;
 use super::summary::NodeSummary;
 
 /// What the pods view renders: pods first, then the storage objects it shows with them.
-const POD_VIEW_KINDS: [TopologyKind; 6] = [
+pub(super) const POD_VIEW_KINDS: [TopologyKind; 6] = [
     TopologyKind::Pod,
     TopologyKind::PersistentVolume,
     TopologyKind::PersistentVolumeClaim,
@@ -40,27 +40,30 @@ pub fn renders(report: &Report) -> bool {
     .any(|k| !report.topology(*k).nodes.is_empty())
 }
 
+/// Pods under their controllers; pods without one per host as "Unmanaged".
+pub(super) const CONTROLLERS: Grouping<'static> = Grouping {
+    member_kinds: &POD_VIEW_KINDS,
+    parent_kinds: &[
+        TopologyKind::Deployment,
+        TopologyKind::DaemonSet,
+        TopologyKind::StatefulSet,
+        TopologyKind::CronJob,
+        TopologyKind::Job,
+    ],
+    unmanaged: true,
+};
+
+/// Pods under the services selecting them; pods no service selects are left out.
+pub(super) const SERVICES: Grouping<'static> = Grouping {
+    member_kinds: &POD_VIEW_KINDS,
+    parent_kinds: &[TopologyKind::Service],
+    unmanaged: false,
+};
+
 pub fn controllers(report: &Report) -> BTreeMap<String, NodeSummary> {
-    use TopologyKind::*;
-    group_by_parents(
-        report,
-        &pods::pods(report),
-        &Grouping {
-            member_kinds: &POD_VIEW_KINDS,
-            parent_kinds: &[Deployment, DaemonSet, StatefulSet, CronJob, Job],
-            unmanaged: true,
-        },
-    )
+    group_by_parents(report, &pods::pods(report), &CONTROLLERS)
 }
 
 pub fn services(report: &Report) -> BTreeMap<String, NodeSummary> {
-    group_by_parents(
-        report,
-        &pods::pods(report),
-        &Grouping {
-            member_kinds: &POD_VIEW_KINDS,
-            parent_kinds: &[TopologyKind::Service],
-            unmanaged: false,
-        },
-    )
+    group_by_parents(report, &pods::pods(report), &SERVICES)
 }

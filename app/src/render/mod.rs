@@ -34,7 +34,7 @@ use stormscope_shared::Report;
 
 pub use children::{ChildTable, Column};
 pub use connections::{Connection, ConnectionsTable};
-pub use details::{ControlInstance, DetailedNode, details};
+pub use details::{ControlInstance, DetailedNode, details, details_with};
 pub use diff::{Diff, diff};
 pub use json::view_body;
 pub use options::{Options, Rendered, render_reusing, render_with};

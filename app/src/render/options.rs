@@ -90,12 +90,23 @@ pub fn render_reusing(
     options: &Options,
     reuse: Option<&Reuse>,
 ) -> Option<(Rendered, Vec<SharedHead>)> {
-    let mut nodes = super::unfiltered(report, view, reuse)?;
+    let nodes = super::unfiltered(report, view, reuse)?;
     let heads = if takes_over(view) {
         nodes.values().map(|n| n.head().clone()).collect()
     } else {
         Vec::new()
     };
+    Some((filtered(report, view, nodes, options), heads))
+}
+
+/// Scope's transformer for a request (`RendererForTopology`): the filters of the options it
+/// chose, then `FilterUnconnectedPseudo`, applied to view `view` as its renderer made it.
+pub(super) fn filtered(
+    report: &Report,
+    view: &str,
+    mut nodes: BTreeMap<String, NodeSummary>,
+    options: &Options,
+) -> Rendered {
     let mut filtered = dropped_inside(report, view);
     if !options.is_empty() {
         let groups = registry::applied_groups(report, view);
@@ -126,7 +137,7 @@ pub fn render_reusing(
     let before = nodes.len();
     let nodes = super::filter_unconnected_pseudo(nodes);
     filtered += before - nodes.len();
-    Some((Rendered { nodes, filtered }, heads))
+    Rendered { nodes, filtered }
 }
 
 /// Nodes Scope's own renderers filter and count before any option applies: deleted containers

@@ -9,17 +9,17 @@ use stormscope_shared::{Report, TopologyKind};
 
 use super::containers;
 use super::endpoints::host_of;
+use super::options::is_pause_image;
 use super::processes::{is_internet, parents};
-use super::summary::{self, NodeSummary, SummaryHead};
+use super::summary::{self, NodeSummary, SummaryHead, is_pseudo_id};
 
 pub fn pods(report: &Report) -> BTreeMap<String, NodeSummary> {
     let topology = report.topology(TopologyKind::Pod);
     let containers_view = containers::containers(report);
+    // A pod counts the containers drawn in it, as Scope counts the children it maps in.
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for (id, container) in &report.topology(TopologyKind::Container).nodes {
-        if containers_view.contains_key(id)
-            && let Some(pod) = pod_of_container(container)
-        {
+    for id in containers_view.keys().filter(|id| !is_pseudo_id(id)) {
+        if let Some(pod) = pod_of(report, id).filter(|pod| !is_pseudo_id(pod)) {
             *counts.entry(pod).or_default() += 1;
         }
     }
@@ -58,27 +58,16 @@ pub fn pods(report: &Report) -> BTreeMap<String, NodeSummary> {
         })
         .collect();
 
-    let pod_of = |id: &str| -> Option<String> {
-        if is_internet(id) {
-            return Some(id.to_owned());
-        }
-        if let Some(host) = id.strip_prefix("pseudo:uncontained:") {
-            return Some(format!("pseudo:unmanaged:{host}"));
-        }
-        let container = report.topology(TopologyKind::Container).nodes.get(id)?;
-        pod_of_container(container).or_else(|| {
-            let host = container.latest_value(keys::HOST_NODE_ID).map(host_of)?;
-            Some(format!("pseudo:unmanaged:{host}"))
-        })
-    };
     let mut edges = Vec::new();
     for (id, container) in &containers_view {
-        let Some(from) = pod_of(id) else { continue };
+        let Some(from) = pod_of(report, id) else {
+            continue;
+        };
         edges.extend(
             container
                 .adjacency
                 .iter()
-                .filter_map(|to| Some((from.clone(), pod_of(to)?))),
+                .filter_map(|to| Some((from.clone(), pod_of(report, to)?))),
         );
     }
     summary::add_edges(
@@ -89,8 +78,30 @@ pub fn pods(report: &Report) -> BTreeMap<String, NodeSummary> {
     nodes
 }
 
+/// The node of the pods view that node `id` of the containers view is drawn in (Scope's
+/// `PodRenderer`): a running container's pod, or its host's "Unmanaged" node when it has none;
+/// "Uncontained" becomes "Unmanaged" and the Internet passes through. Stopped containers and
+/// Kubernetes' pause containers are in no pod.
+pub(super) fn pod_of(report: &Report, id: &str) -> Option<String> {
+    if is_internet(id) {
+        return Some(id.to_owned());
+    }
+    if let Some(host) = id.strip_prefix("pseudo:uncontained:") {
+        return Some(format!("pseudo:unmanaged:{host}"));
+    }
+    let container = report.topology(TopologyKind::Container).nodes.get(id)?;
+    let pause = containers::image_name(report, container).is_some_and(|i| is_pause_image(&i));
+    if !containers::is_running(container) || pause {
+        return None;
+    }
+    pod_of_container(container).or_else(|| {
+        let host = container.latest_value(keys::HOST_NODE_ID).map(host_of)?;
+        Some(format!("pseudo:unmanaged:{host}"))
+    })
+}
+
 /// The pod a container runs in: its `pod` parent, or Kubernetes' pod uid label.
-pub(super) fn pod_of_container(container: &Node) -> Option<String> {
+fn pod_of_container(container: &Node) -> Option<String> {
     container
         .parents
         .get(TopologyKind::Pod.name())

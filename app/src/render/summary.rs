@@ -86,6 +86,12 @@ pub fn ensure_node(nodes: &mut BTreeMap<String, NodeSummary>, id: &str) -> bool 
     }
 }
 
+/// Whether `id` names a node no report holds: the Internet, or a `pseudo:` node a view makes
+/// up ("Uncontained", "Unmanaged", a known service).
+pub fn is_pseudo_id(id: &str) -> bool {
+    id == "in-theinternet" || id == "out-theinternet" || id.starts_with("pseudo:")
+}
+
 /// The pseudo node `id` names, if it names one.
 pub(super) fn pseudo_node(id: &str) -> Option<NodeSummary> {
     if id == "in-theinternet" || id == "out-theinternet" {
