@@ -487,3 +487,35 @@ fn groups_connect_through_the_processes_inside_them() {
     );
     assert!(connections(&swarm, "incoming-connections").is_empty());
 }
+
+#[test]
+fn ecs_and_swarm_parents_are_labelled_as_scope_labels_them() {
+    let report = orchestrated();
+    let parents = |id: &str| -> Vec<(String, String)> {
+        let node = details(&report, "containers", id);
+        node["parents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["topologyId"].as_str().unwrap().to_owned(),
+                    p["label"].as_str().unwrap().to_owned(),
+                )
+            })
+            .filter(|(view, _)| view.starts_with("ecs") || view.starts_with("swarm"))
+            .collect()
+    };
+    // The task by its family, the service by the name in its id, Swarm's by its service name.
+    assert_eq!(
+        parents("c-ecs1;<container>"),
+        [
+            ("ecs-tasks".to_owned(), "shop-task".to_owned()),
+            ("ecs-services".to_owned(), "shop-svc".to_owned()),
+        ]
+    );
+    assert_eq!(
+        parents("c-sw1;<container>"),
+        [("swarm-services".to_owned(), "shop_api".to_owned())]
+    );
+}

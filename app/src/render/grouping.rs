@@ -139,6 +139,16 @@ fn find<'r>(report: &'r Report, kinds: &[TopologyKind], id: &str) -> Option<&'r 
     kinds.iter().find_map(|k| report.topology(*k).nodes.get(id))
 }
 
+/// The service an ECS service id names: `<cluster>;<service>`; older probes wrote
+/// `<service>;<ecs_service>`.
+pub(super) fn ecs_service_name(id: &str) -> &str {
+    match id.split_once(';') {
+        Some((name, "<ecs_service>")) => name,
+        Some((_, name)) => name,
+        None => "",
+    }
+}
+
 /// A group's summary (`render/detailed/summary.go`: `podGroupNodeSummary`,
 /// `ecsTaskNodeSummary`, `ecsServiceNodeSummary`, `swarmServiceNodeSummary`).
 fn group_summary(
@@ -202,15 +212,12 @@ fn group_summary(
             String::new(),
             false,
         ),
-        EcsService => {
-            // `<cluster>;<service>`; older probes wrote `<service>;<ecs_service>`.
-            let label = match id.split_once(';') {
-                Some((name, "<ecs_service>")) => name.to_owned(),
-                Some((_, name)) => name.to_owned(),
-                None => String::new(),
-            };
-            (label, String::new(), String::new(), true)
-        }
+        EcsService => (
+            ecs_service_name(id).to_owned(),
+            String::new(),
+            String::new(),
+            true,
+        ),
         SwarmService => (
             latest("service_name").map_or(first, str::to_owned),
             String::new(),

@@ -274,6 +274,10 @@ fn parent_label(report: &Report, kind: TopologyKind, id: &str) -> String {
                 None => id.split(';').next().unwrap_or_default().to_owned(),
             }
         }
+        // As Scope's `getLabelForTopology` names ECS and Swarm parents.
+        TopologyKind::EcsTask => latest_or_empty(parent, "ecs_task_family"),
+        TopologyKind::EcsService => super::grouping::ecs_service_name(id).to_owned(),
+        TopologyKind::SwarmService => latest_or_empty(parent, "service_name"),
         _ => parent
             .and_then(|p| {
                 p.latest_value(keys::KUBERNETES_NAME)
@@ -282,4 +286,10 @@ fn parent_label(report: &Report, kind: TopologyKind, id: &str) -> String {
             .unwrap_or_default()
             .to_owned(),
     }
+}
+
+fn latest_or_empty(node: Option<&Node>, key: &str) -> String {
+    node.and_then(|n| n.latest_value(key))
+        .unwrap_or_default()
+        .to_owned()
 }
