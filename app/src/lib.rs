@@ -1,7 +1,10 @@
 //! Stormscope's app: answers queries about a tenant's topology from the reports of a recent
-//! window. So far: finding and fetching that window's reports through the cache, falling back
-//! to the object store, and saying what is missing ([`window`]); the raw merged report and the
-//! probe list over HTTP ([`http`]). Scope's rendered views build on the same window.
+//! window, as Scope's app answers them. A query finds and fetches the window's reports through
+//! the cache, falling back to the object store, and says what is missing ([`window`]); merges
+//! them, incrementally for live windows ([`live`]) and by cached quanta for history
+//! ([`quanta`]); renders Scope's views ([`render`]), sharing renders between requests
+//! ([`rendered`]) and taking over what did not change from the previous one ([`kept_heads`]);
+//! and answers over HTTP and websockets ([`http`], [`server`]).
 
 pub mod config;
 pub mod decoded_cache;

@@ -16,8 +16,13 @@ use stormscope_shared::time::Timestamp;
 use stormscope_shared::{Format, Limits, Report, keys, segment};
 
 use crate::decoded_cache::DecodedCache;
+use crate::render::parallel::par_map_heavy;
 
 const HOUR_MS: i64 = 3_600_000;
+
+/// Up to this many reports are decoded on the async worker: a live query finds a few new
+/// reports, and handing them to another thread would cost more than decoding them.
+const DECODED_INLINE: usize = 4;
 
 /// What a degraded answer lacks. Serialised into responses as `"degraded"`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -116,12 +121,21 @@ impl WindowReader {
         }
         match self.cache.get_many(&need).await {
             Ok(values) => {
+                let mut bodies = Vec::with_capacity(need.len());
                 for (key, value) in need.into_iter().zip(values) {
-                    match value.map(|bytes| self.decode(&key, &bytes)) {
-                        Some(Some(report)) => {
+                    match value {
+                        Some(bytes) => bodies.push((key, bytes)),
+                        None => {
+                            missing.insert(key);
+                        }
+                    }
+                }
+                for (key, report) in self.decode_all(bodies).await {
+                    match report {
+                        Some(report) => {
                             found.insert(key, report);
                         }
-                        _ => {
+                        None => {
                             missing.insert(key);
                         }
                     }
@@ -175,14 +189,18 @@ impl WindowReader {
                         continue;
                     }
                 };
-                for entry in entries {
-                    let in_window = (start_ms..=end_ms).contains(&entry.received_ms);
-                    let is_wanted = wanted.is_none_or(|w| w.contains(&entry.key));
-                    if !in_window || !is_wanted || found.contains_key(&entry.key) {
-                        continue;
-                    }
-                    if let Some(report) = self.decode(&entry.key, &entry.body) {
-                        found.insert(entry.key, report);
+                let bodies = entries
+                    .into_iter()
+                    .filter(|entry| {
+                        let in_window = (start_ms..=end_ms).contains(&entry.received_ms);
+                        let is_wanted = wanted.is_none_or(|w| w.contains(&entry.key));
+                        in_window && is_wanted && !found.contains_key(&entry.key)
+                    })
+                    .map(|entry| (entry.key, entry.body))
+                    .collect();
+                for (key, report) in self.decode_all(bodies).await {
+                    if let Some(report) = report {
+                        found.insert(key, report);
                     }
                 }
             }
@@ -190,17 +208,50 @@ impl WindowReader {
         Ok(())
     }
 
-    fn decode(&self, key: &str, body: &[u8]) -> Option<Arc<Report>> {
-        match codec::decode(body, Compression::Gzip, Format::Msgpack, &self.limits) {
-            Ok(report) => {
-                let report = Arc::new(report);
-                self.decoded.insert(key.to_owned(), report.clone());
-                Some(report)
+    /// Decodes stored reports and keeps them in the decoded cache; `None` for one that does not
+    /// decode. Many at once (a tenant's first query reads its whole window, hundreds of
+    /// reports) are decoded on every core, off the async worker, which would otherwise stall
+    /// every other request it serves for as long.
+    async fn decode_all<B>(&self, bodies: Vec<(String, B)>) -> Vec<(String, Option<Arc<Report>>)>
+    where
+        B: AsRef<[u8]> + Send + Sync + 'static,
+    {
+        let limits = self.limits.clone();
+        let decode = move |(_, body): &(String, B)| {
+            codec::decode(body.as_ref(), Compression::Gzip, Format::Msgpack, &limits)
+        };
+        let (bodies, results) = if bodies.len() <= DECODED_INLINE {
+            let results = bodies.iter().map(&decode).collect();
+            (bodies, results)
+        } else {
+            let keys: Vec<String> = bodies.iter().map(|(key, _)| key.clone()).collect();
+            let decoding = tokio::task::spawn_blocking(move || {
+                let results = par_map_heavy(&bodies, decode);
+                (bodies, results)
+            });
+            match decoding.await {
+                Ok(decoded) => decoded,
+                // Only a panic in the decoder (a bug) or a runtime shutting down gets here.
+                Err(e) => {
+                    tracing::error!(error = %e, "decoding reports failed; treated as missing");
+                    return keys.into_iter().map(|key| (key, None)).collect();
+                }
             }
-            Err(e) => {
-                tracing::warn!(key, error = %e, "stored report does not decode; treated as missing");
-                None
-            }
-        }
+        };
+        bodies
+            .into_iter()
+            .zip(results)
+            .map(|((key, _), result)| match result {
+                Ok(report) => {
+                    let report = Arc::new(report);
+                    self.decoded.insert(key.clone(), report.clone());
+                    (key, Some(report))
+                }
+                Err(e) => {
+                    tracing::warn!(key, error = %e, "stored report does not decode; treated as missing");
+                    (key, None)
+                }
+            })
+            .collect()
     }
 }

@@ -284,3 +284,46 @@ async fn with_the_object_store_down_live_reads_are_whole_and_a_lost_report_is_co
     );
     s3.resume();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_window_decodes_at_once_and_an_undecodable_report_is_counted_missing() {
+    let s3 = S3Server::start();
+    let s = setup(
+        &s3,
+        &shared_memcached().addr().to_string(),
+        Duration::from_secs(300),
+    )
+    .await;
+    let (_, t) = tenant("many");
+    // More reports than are decoded on the async worker, as a tenant's first query finds them,
+    // and one whose stored body is not a report.
+    let now = Timestamp::now().unix_millis();
+    let mut expected = Vec::new();
+    for i in 0..24 {
+        let key = stormscope_shared::keys::report_key(&t, now - 10_000 + i * 100, "test", 0);
+        let body = if i == 7 {
+            bytes::Bytes::from_static(b"\x1f\x8b not a report")
+        } else {
+            let mut report = fixture();
+            report.id = format!("r{i:02}");
+            expected.push(report.id.clone());
+            codec::encode(&report, Format::Msgpack, Compression::Gzip).into()
+        };
+        s.reader
+            .cache
+            .put(&t, &key, now - 10_000 + i * 100, body)
+            .await
+            .unwrap();
+    }
+    let fresh = reader_clone(&s.reader);
+    let w = fresh.read(&t, now, Duration::from_secs(15)).await;
+    assert_eq!(
+        ids(&w),
+        expected,
+        "every report but the broken one, oldest first"
+    );
+    assert_eq!(w.degraded.missing_reports, 1, "{:?}", w.degraded);
+    // Decoded once: the next read finds them all in the decoded cache.
+    let again = fresh.read(&t, now, Duration::from_secs(15)).await;
+    assert_eq!(ids(&again), expected);
+}

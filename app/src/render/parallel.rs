@@ -17,9 +17,24 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
         .collect()
 }
 
+/// As [`par_map`] for items that each take long (decoding a report): split across the cores
+/// from two items on.
+pub fn par_map_heavy<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = items.len().clamp(1, cores().min(MAX_THREADS));
+    split(items, threads, |part| {
+        part.iter().map(&f).collect::<Vec<R>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// `f` of consecutive parts of `items`, one per thread, in order.
 pub fn par_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let threads = threads_for(items.len());
+    split(items, threads_for(items.len()), f)
+}
+
+fn split<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
     if threads <= 1 {
         return vec![f(items)];
     }
@@ -103,6 +118,8 @@ mod tests {
             let items: Vec<usize> = (0..n).collect();
             let doubled = par_map(&items, |i| i * 2);
             assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+            let heavy = par_map_heavy(&items, |i| i * 2);
+            assert_eq!(heavy, doubled);
         }
     }
 
