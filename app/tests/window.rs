@@ -83,6 +83,12 @@ async fn setup(s3: &S3Server, memcached: &str, cache_ttl: Duration) -> Setup {
     }
 }
 
+/// [`setup`] on the test binary's shared memcached, with the default cache TTL.
+async fn setup_shared(s3: &S3Server) -> Setup {
+    let memcached = shared_memcached().addr().to_string();
+    setup(s3, &memcached, Duration::from_secs(300)).await
+}
+
 fn fixture() -> Report {
     let dir = std::env::var_os("STORMSCOPE_FIXTURES")
         .map(std::path::PathBuf::from)
@@ -160,12 +166,7 @@ fn reader_clone(r: &WindowReader) -> WindowReader {
 #[tokio::test(flavor = "multi_thread")]
 async fn live_windows_come_from_the_cache_and_history_from_the_object_store_per_tenant() {
     let s3 = S3Server::start();
-    let s = setup(
-        &s3,
-        &shared_memcached().addr().to_string(),
-        Duration::from_secs(300),
-    )
-    .await;
+    let s = setup_shared(&s3).await;
     let ((a_raw, a), (b_raw, b)) = (tenant("a"), tenant("b"));
     for id in ["a1", "a2", "a3"] {
         post(&s.url, &a_raw, id).await;
@@ -249,12 +250,7 @@ async fn with_memcached_down_reads_come_from_the_object_store_flagged() {
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_object_store_down_live_reads_are_whole_and_a_lost_report_is_counted() {
     let mut s3 = S3Server::start();
-    let s = setup(
-        &s3,
-        &shared_memcached().addr().to_string(),
-        Duration::from_secs(300),
-    )
-    .await;
+    let s = setup_shared(&s3).await;
     s3.stop();
     let (raw, t) = tenant("s3-down");
     for id in ["s1", "s2", "s3"] {
@@ -288,12 +284,7 @@ async fn with_the_object_store_down_live_reads_are_whole_and_a_lost_report_is_co
 #[tokio::test(flavor = "multi_thread")]
 async fn a_whole_window_decodes_at_once_and_an_undecodable_report_is_counted_missing() {
     let s3 = S3Server::start();
-    let s = setup(
-        &s3,
-        &shared_memcached().addr().to_string(),
-        Duration::from_secs(300),
-    )
-    .await;
+    let s = setup_shared(&s3).await;
     let (_, t) = tenant("many");
     // More reports than are decoded on the async worker, as a tenant's first query finds them,
     // and one whose stored body is not a report.

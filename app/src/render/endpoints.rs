@@ -61,6 +61,21 @@ pub fn map_endpoints<'r>(
     report: &'r Report,
     to_node: impl Fn(&'r Node, &'r str) -> Option<Cow<'r, str>> + Sync,
 ) -> EndpointMapping<'r> {
+    let (endpoints, targets) = endpoint_targets(report, to_node, |target| target);
+    endpoints
+        .iter()
+        .zip(targets)
+        .filter_map(|((id, _), target)| Some((id.as_str(), target?)))
+        .collect()
+}
+
+/// Every endpoint of the report, and what `then` makes of the view node it lands on (see
+/// [`endpoint_target`]), found on all cores: a hundred probes report tens of thousands.
+pub fn endpoint_targets<'r, R: Send>(
+    report: &'r Report,
+    to_node: impl Fn(&'r Node, &'r str) -> Option<Cow<'r, str>> + Sync,
+    then: impl Fn(Cow<'r, str>) -> R + Sync,
+) -> (Vec<(&'r String, &'r Node)>, Vec<Option<R>>) {
     let local = LocalNetworks::of(report);
     let endpoints: Vec<(&String, &Node)> = report
         .topology(TopologyKind::Endpoint)
@@ -68,13 +83,9 @@ pub fn map_endpoints<'r>(
         .iter()
         .collect();
     let targets = par_map(&endpoints, |(id, endpoint)| {
-        endpoint_target(&local, id, endpoint, &to_node)
+        endpoint_target(&local, id, endpoint, &to_node).map(&then)
     });
-    endpoints
-        .iter()
-        .zip(targets)
-        .filter_map(|((id, _), target)| Some((id.as_str(), target?)))
-        .collect()
+    (endpoints, targets)
 }
 
 /// The view node endpoint `id` lands on: `to_node` names it for an endpoint the probe placed on

@@ -11,8 +11,8 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 use stormscope_shared::model::Node;
 use stormscope_shared::{Report, TopologyKind};
 
-use super::endpoints::{LocalNetworks, endpoint_target};
-use super::parallel::{par_chunks, par_map};
+use super::endpoints::endpoint_targets;
+use super::parallel::par_chunks;
 use super::summary::{NodeSummary, pseudo_node};
 
 /// Adds each edge whose both ends are nodes of the view, making pseudo nodes on use (`to`
@@ -55,15 +55,8 @@ pub fn endpoint_edges<'r>(
         .map(String::as_str)
         .collect();
     let numbers = index(ids.iter().copied());
-    let local = LocalNetworks::of(report);
-    let endpoints: Vec<(&String, &Node)> = report
-        .topology(TopologyKind::Endpoint)
-        .nodes
-        .iter()
-        .collect();
-    let targets = par_map(&endpoints, |(id, endpoint)| {
-        let target = endpoint_target(&local, id, endpoint, &to_node)?;
-        Some(numbers.get(target.as_ref()).copied().ok_or(target))
+    let (endpoints, targets) = endpoint_targets(report, to_node, |target| {
+        numbers.get(target.as_ref()).copied().ok_or(target)
     });
     let mut numbered = Numbered::new(ids.len());
     // Each mapped endpoint's node: a number, or none if the view has no such node.
