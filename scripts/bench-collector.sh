@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="${HOME}/.cargo/bin:${PATH}"
 RATE="${1:-0}"
 DURATION="${2:-30s}"
-BODY="${STORMSCOPE_FIXTURES:-../shared/fixtures}/scope-probe/bench-01-full.msgpack.gz"
+BODY="${STORMSCOPE_FIXTURES:-testdata}/scope-probe/bench-01-full.msgpack.gz"
 
 bash scripts/install-test-deps.sh >/dev/null
 cargo build --release --quiet --bin stormscope

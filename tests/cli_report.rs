@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 fn fixtures() -> PathBuf {
     let dir = std::env::var("STORMSCOPE_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata"));
     assert!(dir.is_dir(), "fixtures not found at {}", dir.display());
     dir
 }

@@ -15,7 +15,7 @@ pub fn fixtures() -> PathBuf {
     std::env::var_os("STORMSCOPE_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
         })
 }
 

@@ -14,7 +14,7 @@ pub const BUCKET: &str = "stormscope";
 pub fn fixtures() -> PathBuf {
     let dir = std::env::var_os("STORMSCOPE_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata"));
     assert!(dir.is_dir(), "fixtures not found at {}", dir.display());
     dir
 }

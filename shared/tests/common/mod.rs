@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use stormscope_shared::{Limits, Report, codec};
 
-/// `../shared/fixtures` beside the repository, as laid out for developers and CI.
+/// `testdata/` in the repository (a copy of `../shared/fixtures`), unless `STORMSCOPE_FIXTURES` names another.
 pub fn fixtures_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("STORMSCOPE_FIXTURES") {
         return PathBuf::from(dir);
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata");
     assert!(
         dir.is_dir(),
         "fixtures not found at {} (set STORMSCOPE_FIXTURES)",
