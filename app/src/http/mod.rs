@@ -7,6 +7,7 @@ mod details;
 mod raw;
 mod topologies;
 mod topology;
+mod ui;
 mod ws;
 
 use std::sync::Arc;
@@ -41,7 +42,9 @@ pub struct AppState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
+    cfg.route("/", web::get().to(ui::index))
+        .route("/index.html", web::get().to(ui::index))
+        .route("/assets/{file}", web::get().to(ui::asset))
         .route("/api", web::get().to(raw::details))
         .route("/api/report", web::get().to(raw::report))
         .route("/api/probes", web::get().to(raw::probes))
@@ -72,13 +75,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/readyz",
             web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
         );
-}
-
-/// Until the browser UI is embedded: a page that says what this is and links the API.
-async fn index() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("index.html"))
 }
 
 /// Every way a query can be refused, and the one place that maps them to HTTP.
