@@ -34,11 +34,16 @@ export class GraphView {
   constructor(private container: HTMLElement) {
     this.layout = new Layout(this.graph);
     this.layout.onTick = (done) => {
-      if (done && !this.laidOut) {
-        this.laidOut = true;
-        // From now on the frame stays put: a new outlying node must not rescale the picture.
-        this.sigma?.setCustomBBox(this.sigma.getBBox());
+      if (!done || !this.sigma) return;
+      // After a layout the frame stays put, so that live updates do not rescale the picture;
+      // it grows only when a settled node landed outside it.
+      const s = this.sigma;
+      if (!this.laidOut || this.outsideFrame()) {
+        s.setCustomBBox(null);
+        s.refresh();
+        s.setCustomBBox(s.getBBox());
       }
+      this.laidOut = true;
     };
     try {
       this.sigma = new Sigma(this.graph, container, this.settings());
@@ -136,6 +141,16 @@ export class GraphView {
       styleBits: styleBits(n.stack, n.pseudo),
       colourKey: rank,
     };
+  }
+
+  private outsideFrame(): boolean {
+    const box = this.sigma?.getCustomBBox();
+    if (!box) return false;
+    let outside = false;
+    this.graph.forEachNode((_, a) => {
+      if (a.x < box.x[0] || a.x > box.x[1] || a.y < box.y[0] || a.y > box.y[1]) outside = true;
+    });
+    return outside;
   }
 
   /** Applies a change of the store; `nodes` is the store's map after it. */

@@ -50,7 +50,7 @@ let updates = 0;
 const search = h("input", {
   class: "search",
   type: "search",
-  placeholder: "Search   e.g. nginx, pid:42, cpu>50",
+  placeholder: "Search: nginx, pid:42, cpu>50",
   "aria-label": "Search nodes",
   value: state.search,
   spellcheck: false,

@@ -121,7 +121,9 @@ void main(void) {
     float ring = 1.0 - clamp((abs(outer + aa) - aa) / aa + 0.5, 0.0, 1.0);
     fill = max(fill, ring);
   }
-  gl_FragColor = vec4(v_color.rgb, v_color.a * fill);
+  // sigma blends premultiplied colours.
+  float a = v_color.a * fill;
+  gl_FragColor = vec4(v_color.rgb * a, a);
   #endif
 }
 `;

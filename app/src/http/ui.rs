@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
 
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../ui/dist/"]
+#[folder = "../ui/dist/"]
 struct Dist;
 
 const INDEX: &str = "index.html";
@@ -68,7 +68,9 @@ fn content_type(path: &str) -> &'static str {
 }
 
 fn compressible(content_type: &str) -> bool {
-    content_type.starts_with("text/") || content_type.contains("json") || content_type.contains("svg")
+    content_type.starts_with("text/")
+        || content_type.contains("json")
+        || content_type.contains("svg")
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
