@@ -59,3 +59,6 @@ else
     fi
     echo "installed: s3s-fs ${S3S_FS_VERSION} at $(command -v s3s-fs) in $(( $(date +%s) - start ))s"
 fi
+
+# The browser UI's build and tests: Node.js, npm and chromium.
+bash "$(dirname "${BASH_SOURCE[0]}")/install-ui-deps.sh"

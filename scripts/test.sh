@@ -26,5 +26,8 @@ cargo build --bin stormscope
 step "cargo test --workspace"
 cargo test --workspace
 
+step "browser UI: clean rebuild matches ui/dist/, browser tests (scripts/ui-check.sh)"
+bash scripts/ui-check.sh
+
 echo
 echo "==> all checks passed"

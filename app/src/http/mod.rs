@@ -8,6 +8,7 @@ mod raw;
 mod status;
 mod topologies;
 mod topology;
+mod ui;
 mod ui_events;
 mod ws;
 
@@ -49,7 +50,9 @@ pub struct AppState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
+    cfg.route("/", web::get().to(ui::index))
+        .route("/index.html", web::get().to(ui::index))
+        .route("/assets/{file}", web::get().to(ui::asset))
         .route("/api", web::get().to(raw::details))
         .route("/api/report", web::get().to(raw::report))
         .route("/api/probes", web::get().to(raw::probes))
@@ -82,13 +85,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/readyz",
             web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
         );
-}
-
-/// Until the browser UI is embedded: a page that says what this is and links the API.
-async fn index() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("index.html"))
 }
 
 /// Every way a query can be refused, and the one place that maps them to HTTP.
