@@ -140,8 +140,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   value: {{ .Values.logLevel | quote }}
 {{- end -}}
 
+{{/* The tokens file's volume and mount; only with tenancy token. */}}
 {{- define "stormscope.tokensVolume" -}}
-{{- if eq .Values.tenancy.mode "token" }}
 - name: tokens
   secret:
     secretName: {{ include "stormscope.tokensSecret" . }}
@@ -149,15 +149,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
     items:
       - key: {{ .Values.tenancy.existingSecretKey }}
         path: tokens
-{{- end }}
 {{- end -}}
 
 {{- define "stormscope.tokensMount" -}}
-{{- if eq .Values.tenancy.mode "token" }}
 - name: tokens
   mountPath: /etc/stormscope/tokens
   readOnly: true
-{{- end }}
 {{- end -}}
 
 {{/* readiness on /readyz, liveness on /healthz, on the container's named port. */}}
