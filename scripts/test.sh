@@ -26,5 +26,8 @@ cargo build --bin stormscope
 step "cargo test --workspace"
 cargo test --workspace
 
+step "Helm chart and Dockerfile tests (scripts/chart-test.sh)"
+bash scripts/chart-test.sh
+
 echo
 echo "==> all checks passed"
