@@ -4,6 +4,7 @@ the output is yamllint-clean; values.schema.json refuses wrong types and unknown
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -314,3 +315,20 @@ def test_every_flag_and_variable_the_chart_sets_exists_in_the_binary():
                         assert f"[env: {e['name']}=" in text, f"{sub} reads no {e['name']}"
                         seen += 1
     assert seen > 40
+
+
+def test_the_chart_readme_lists_every_value():
+    readme = (CHART / "README.md").read_text()
+    listed = set(re.findall(r"^\| `([A-Za-z0-9.]+)` \|", readme, re.M))
+    schema = json.loads((CHART / "values.schema.json").read_text())
+
+    def leaves(node, path=""):
+        props = node.get("properties")
+        if not props:
+            yield path
+            return
+        for key, child in props.items():
+            yield from leaves(child, f"{path}.{key}" if path else key)
+
+    missing = set(leaves(schema)) - listed
+    assert not missing, f"values not in charts/stormscope/README.md: {sorted(missing)}"
