@@ -29,5 +29,8 @@ cargo test --workspace
 step "browser UI: clean rebuild matches ui/dist/, browser tests (scripts/ui-check.sh)"
 bash scripts/ui-check.sh
 
+step "Helm chart and Dockerfile tests (scripts/chart-test.sh)"
+bash scripts/chart-test.sh
+
 echo
 echo "==> all checks passed"
