@@ -24,11 +24,8 @@ pub struct AppConfig {
     pub window: Duration,
     /// How long after its arrival a report may still be sealed into a segment.
     pub max_flush_lag: Duration,
-    /// Decoded reports kept in process.
-    pub decoded_reports: usize,
-    /// Merged 3-second quanta kept for history queries (each about the size of all probes'
-    /// reports of three seconds merged).
-    pub merged_quanta: usize,
+    /// The bytes every cache of the app shares (see [`crate::budget`]).
+    pub memory_budget: crate::budget::MemoryBudget,
     pub tenancy: Tenancy,
     pub limits: Limits,
 }
@@ -44,8 +41,7 @@ impl AppConfig {
             cache_ttl: Duration::from_secs(300),
             window: Duration::from_secs(15),
             max_flush_lag: Duration::from_secs(3600),
-            decoded_reports: 600,
-            merged_quanta: 50,
+            memory_budget: crate::budget::MemoryBudget::default(),
             tenancy: Tenancy::Single,
             limits: Limits::default(),
         }

@@ -6,6 +6,7 @@
 //! ([`rendered`]) and taking over what did not change from the previous one ([`kept_heads`]);
 //! and answers over HTTP and websockets ([`http`], [`server`]).
 
+pub mod budget;
 pub mod config;
 pub mod decoded_cache;
 pub mod http;
@@ -17,6 +18,7 @@ pub mod rate_limit;
 pub mod render;
 pub mod rendered;
 pub mod server;
+pub mod size;
 pub mod window;
 
 pub use config::AppConfig;

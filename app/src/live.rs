@@ -16,17 +16,20 @@
 //! later version can take over what an earlier render made of the nodes that did not change.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::merge::fast_merge;
 use stormscope_shared::model::Node;
 use stormscope_shared::report_cache::report_time_ms;
 use stormscope_shared::tenancy::TenantId;
-use stormscope_shared::{Report, TopologyKind};
+use stormscope_shared::{Format, Limits, Report, TopologyKind};
 
 use crate::quanta::QUANTUM_MS;
+use crate::render::parallel::par_map_heavy;
 
 /// A window merged: the report (part-merged nodes removed), the keys it holds, and the
 /// part-merged nodes waiting for their full node.
@@ -123,9 +126,38 @@ impl Changed {
     }
 }
 
+/// Reports decoded at a time while a window is merged from stored bodies: the merge holds
+/// only this many decoded reports besides the state it builds.
+const BUILD_CHUNK: usize = 32;
+
 impl Merged {
     fn build(reports: &[(String, Arc<Report>)]) -> Merged {
-        let mut report = fast_merge(reports.iter().map(|(_, r)| r.as_ref()));
+        let report = fast_merge(reports.iter().map(|(_, r)| r.as_ref()));
+        Self::from_merged(report, reports.iter().map(|(k, _)| k.clone()).collect())
+    }
+
+    /// As [`Merged::build`] from stored bodies, decoded a chunk at a time (on every core) and
+    /// merged in order, so the decoded window never exists all at once. Bodies that do not
+    /// decode are left out, as missing reports are.
+    fn build_from_bodies(bodies: &[(String, Bytes)], limits: &Limits) -> Merged {
+        // What `fast_merge` does, a chunk at a time.
+        let mut report = Report::make();
+        let mut ids = Vec::new();
+        let mut keys = HashSet::with_capacity(bodies.len());
+        for chunk in bodies.chunks(BUILD_CHUNK) {
+            let decoded = par_map_heavy(chunk, |(key, body)| decode_body(key, body, limits));
+            for ((key, _), decoded) in chunk.iter().zip(decoded) {
+                let Some(decoded) = decoded else { continue };
+                report.merge(&decoded);
+                ids.extend_from_slice(decoded.id.as_bytes());
+                keys.insert(key.clone());
+            }
+        }
+        report.id = stormscope_shared::merge::merged_id(&ids);
+        Self::from_merged(report, keys)
+    }
+
+    fn from_merged(mut report: Report, keys: HashSet<String>) -> Merged {
         let mut parts = BTreeMap::new();
         for (kind, topology) in report.topologies_mut() {
             topology.nodes.retain(|id, node| {
@@ -139,7 +171,7 @@ impl Merged {
         Merged {
             report: Arc::new(report),
             lineage: Lineage::built(),
-            keys: reports.iter().map(|(k, _)| k.clone()).collect(),
+            keys,
             parts,
         }
     }
@@ -199,8 +231,101 @@ fn next_version() -> u64 {
 #[derive(Debug, Default)]
 struct TenantLive {
     merged: Mutex<Option<Merged>>,
+    /// The merged report's estimated bytes, taken when it was built.
+    merged_bytes: AtomicUsize,
+    /// The window's reports as stored (gzip msgpack), by key: what rebuilds decode.
+    bodies: Mutex<HashMap<String, Bytes>>,
     rebuilding: AtomicBool,
     last_used: Mutex<Option<Instant>>,
+}
+
+impl TenantLive {
+    fn bytes(&self) -> usize {
+        let bodies: usize = self
+            .bodies
+            .lock()
+            .expect("live bodies lock")
+            .iter()
+            .map(|(k, b)| k.len() + b.len() + 64)
+            .sum();
+        self.merged_bytes.load(Ordering::Relaxed) + bodies
+    }
+
+    fn last_used(&self) -> Instant {
+        self.last_used
+            .lock()
+            .expect("last used lock")
+            .unwrap_or_else(Instant::now)
+    }
+
+    fn used_within(&self, now: Instant, idle: Duration) -> bool {
+        self.last_used
+            .lock()
+            .expect("last used lock")
+            .is_some_and(|t| now.duration_since(t) < idle)
+    }
+
+    /// Installs a freshly built state, noting its size.
+    fn install(&self, guard: &mut Option<Merged>, merged: Merged) {
+        self.merged_bytes
+            .store(crate::size::report(&merged.report), Ordering::Relaxed);
+        *guard = Some(merged);
+    }
+}
+
+/// Brings a tenant's live state up to the window whose reports are `keys` (oldest first,
+/// starting at `start_ms`): built anew (`build`) when there is none or most of it left the
+/// window; rebuilt in the background (`rebuild`) once reports a quantum past the window are
+/// still in it; then the reports it lacks merged in (`absorb_new`).
+fn advance(
+    live: &Arc<TenantLive>,
+    keys: &[&str],
+    start_ms: i64,
+    build: impl FnOnce() -> Merged,
+    rebuild: impl FnOnce() -> Merged + Send + 'static,
+    absorb_new: impl FnOnce(&mut Merged),
+) -> (Arc<Report>, Lineage) {
+    let mut guard = live.merged.lock().expect("live window lock");
+    let current: HashSet<&str> = keys.iter().copied().collect();
+    let (held, stale, overdue) = guard.as_ref().map_or((0, 0, true), |m| {
+        let gone: Vec<&String> = m
+            .keys
+            .iter()
+            .filter(|k| !current.contains(k.as_str()))
+            .collect();
+        // Reports leave the window continuously; rebuilding for each would keep a core
+        // merging. Like Scope's 3-second quanta, the answer may hold up to one quantum of
+        // reports older than the window before they are dropped.
+        let overdue = gone
+            .iter()
+            .any(|k| report_time_ms(k).is_none_or(|t| t < start_ms - QUANTUM_MS));
+        (m.keys.len(), gone.len(), overdue)
+    });
+    if guard.is_none() || stale * 2 > held {
+        live.install(&mut guard, build());
+    } else if overdue && !live.rebuilding.swap(true, Ordering::AcqRel) {
+        let live = live.clone();
+        std::thread::spawn(move || {
+            let rebuilt = rebuild();
+            let mut guard = live.merged.lock().expect("live window lock");
+            live.install(&mut guard, rebuilt);
+            live.rebuilding.store(false, Ordering::Release);
+        });
+    }
+    let merged = guard.as_mut().expect("built above");
+    absorb_new(merged);
+    (merged.report.clone(), merged.lineage.clone())
+}
+
+/// A stored body decoded; `None` (and logged) for one that does not decode.
+fn decode_body(key: &str, body: &[u8], limits: &Limits) -> Option<Report> {
+    match codec::decode(body, Compression::Gzip, Format::Msgpack, limits) {
+        Ok(report) => Some(report),
+        Err(e) => {
+            tracing::debug!(key, error = %e, "stored report does not decode; treated as missing");
+            None
+        }
+    }
 }
 
 /// The live windows of the tenants queried lately.
@@ -234,51 +359,120 @@ impl LiveWindows {
         start_ms: i64,
     ) -> (Arc<Report>, Lineage) {
         let live = self.tenant(tenant);
-        let mut guard = live.merged.lock().expect("live window lock");
-        let current: HashSet<&str> = reports.iter().map(|(k, _)| k.as_str()).collect();
-        let (held, stale, overdue) = guard.as_ref().map_or((0, 0, true), |m| {
-            let gone: Vec<&String> = m
-                .keys
-                .iter()
-                .filter(|k| !current.contains(k.as_str()))
-                .collect();
-            // Reports leave the window continuously; rebuilding for each would keep a core
-            // merging. Like Scope's 3-second quanta, the answer may hold up to one quantum
-            // of reports older than the window before they are dropped.
-            let overdue = gone
-                .iter()
-                .any(|k| report_time_ms(k).is_none_or(|t| t < start_ms - QUANTUM_MS));
-            (m.keys.len(), gone.len(), overdue)
-        });
-        if guard.is_none() || stale * 2 > held {
-            *guard = Some(Merged::build(reports));
-        } else if overdue && !live.rebuilding.swap(true, Ordering::AcqRel) {
-            let live = live.clone();
-            let reports = reports.to_vec();
-            std::thread::spawn(move || {
-                let rebuilt = Merged::build(&reports);
-                *live.merged.lock().expect("live window lock") = Some(rebuilt);
-                live.rebuilding.store(false, Ordering::Release);
-            });
-        }
-        let merged = guard.as_mut().expect("built above");
-        for (key, report) in reports {
-            if !merged.keys.contains(key) {
-                merged.absorb(key, report);
+        let keys: Vec<&str> = reports.iter().map(|(k, _)| k.as_str()).collect();
+        let owned = reports.to_vec();
+        advance(
+            &live,
+            &keys,
+            start_ms,
+            || Merged::build(reports),
+            move || Merged::build(&owned),
+            |merged| {
+                for (key, report) in reports {
+                    if !merged.keys.contains(key) {
+                        merged.absorb(key, report);
+                    }
+                }
+            },
+        )
+    }
+
+    /// The keys of the reports whose stored bodies `tenant`'s live state holds: a read of its
+    /// window need not fetch them again.
+    pub fn held(&self, tenant: &TenantId) -> HashSet<String> {
+        let Some(live) = self
+            .tenants
+            .lock()
+            .expect("live tenants lock")
+            .get(tenant)
+            .cloned()
+        else {
+            return HashSet::new();
+        };
+        let bodies = live.bodies.lock().expect("live bodies lock");
+        bodies.keys().cloned().collect()
+    }
+
+    /// As [`LiveWindows::merged_versioned`], from stored bodies: `keys` are the window's
+    /// reports, oldest first, and `fresh` the bodies of those the state did not hold yet. The
+    /// state keeps the window's bodies as stored (compressed, a few kilobytes each) rather than
+    /// decoded: a merge decodes only the reports it adds, and a rebuild decodes the window a
+    /// chunk at a time.
+    pub fn merged_from_bodies(
+        &self,
+        tenant: &TenantId,
+        keys: &[String],
+        fresh: Vec<(String, Bytes)>,
+        start_ms: i64,
+        limits: &Limits,
+    ) -> (Arc<Report>, Lineage) {
+        let live = self.tenant(tenant);
+        let current: HashSet<&str> = keys.iter().map(String::as_str).collect();
+        let bodies: Vec<(String, Bytes)> = {
+            let mut stash = live.bodies.lock().expect("live bodies lock");
+            stash.extend(fresh);
+            stash.retain(|k, _| current.contains(k.as_str()));
+            keys.iter()
+                .filter_map(|k| Some((k.clone(), stash.get(k)?.clone())))
+                .collect()
+        };
+        let held: Vec<&str> = bodies.iter().map(|(k, _)| k.as_str()).collect();
+        let owned = bodies.clone();
+        let background_limits = limits.clone();
+        advance(
+            &live,
+            &held,
+            start_ms,
+            || Merged::build_from_bodies(&bodies, limits),
+            move || Merged::build_from_bodies(&owned, &background_limits),
+            |merged| {
+                for (key, body) in &bodies {
+                    if !merged.keys.contains(key)
+                        && let Some(report) = decode_body(key, body, limits)
+                    {
+                        merged.absorb(key, &report);
+                    }
+                }
+            },
+        )
+    }
+
+    /// The bytes the live windows hold (their merged reports, estimated when built, and their
+    /// stored bodies), recorded for `/metrics`.
+    pub fn bytes(&self) -> usize {
+        let tenants = self.tenants.lock().expect("live tenants lock");
+        tenants.values().map(|live| live.bytes()).sum()
+    }
+
+    /// Drops the live state of tenants not queried for `IDLE`, and of the least recently
+    /// queried ones while the rest hold more than `budget` bytes. Run on a timer as well as on
+    /// queries, so an idle app gives its memory back.
+    pub fn evict(&self, budget: usize) -> usize {
+        let now = Instant::now();
+        let mut tenants = self.tenants.lock().expect("live tenants lock");
+        tenants.retain(|_, live| live.used_within(now, IDLE));
+        let mut by_age: Vec<(Instant, TenantId, usize)> = tenants
+            .iter()
+            .map(|(id, live)| (live.last_used(), id.clone(), live.bytes()))
+            .collect();
+        by_age.sort_by_key(|(at, _, _)| std::cmp::Reverse(*at));
+        let mut total = 0;
+        for (_, id, bytes) in by_age {
+            total += bytes;
+            // The most recently queried tenant always keeps its state.
+            if total > budget && total != bytes {
+                tenants.remove(&id);
+                total -= bytes;
             }
         }
-        (merged.report.clone(), merged.lineage.clone())
+        crate::budget::Cache::LiveWindows.record(total);
+        total
     }
 
     fn tenant(&self, tenant: &TenantId) -> Arc<TenantLive> {
         let now = Instant::now();
         let mut tenants = self.tenants.lock().expect("live tenants lock");
-        tenants.retain(|_, live| {
-            live.last_used
-                .lock()
-                .expect("last used lock")
-                .is_some_and(|t| now.duration_since(t) < IDLE)
-        });
+        tenants.retain(|_, live| live.used_within(now, IDLE));
         let live = tenants.entry(tenant.clone()).or_default().clone();
         *live.last_used.lock().expect("last used lock") = Some(now);
         live
@@ -287,8 +481,8 @@ impl LiveWindows {
 
 #[cfg(test)]
 mod tests {
+    use stormscope_shared::Timestamp;
     use stormscope_shared::synth::{SynthSpec, generate};
-    use stormscope_shared::{Limits, Timestamp, codec};
 
     use super::*;
 
@@ -408,6 +602,78 @@ mod tests {
             assert!(Instant::now() < deadline, "rebuild never landed");
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    fn stored(reports: &[(String, Arc<Report>)]) -> Vec<(String, Bytes)> {
+        reports
+            .iter()
+            .map(|(k, r)| {
+                let body = codec::encode(r, Format::Msgpack, Compression::Gzip);
+                (k.clone(), Bytes::from(body))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merging_stored_bodies_equals_merging_decoded_reports() {
+        let reports = keyed(demo());
+        let bodies = stored(&reports);
+        let keys: Vec<String> = reports.iter().map(|(k, _)| k.clone()).collect();
+        let live = LiveWindows::default();
+        let tenant = TenantId::new("t").unwrap();
+        let limits = Limits::default();
+        // Built from the first seven, then one new body per query.
+        live.merged_from_bodies(&tenant, &keys[..7], bodies[..7].to_vec(), start(0), &limits);
+        for end in 8..=keys.len() {
+            let held = live.held(&tenant);
+            assert_eq!(held.len(), end - 1, "the state holds what it merged");
+            let fresh: Vec<_> = bodies[..end]
+                .iter()
+                .filter(|(k, _)| !held.contains(k))
+                .cloned()
+                .collect();
+            assert_eq!(fresh.len(), 1);
+            let (ours, _) =
+                live.merged_from_bodies(&tenant, &keys[..end], fresh, start(0), &limits);
+            let expected = from_scratch(&reports[..end]);
+            for ((kind, a), (_, b)) in ours.topologies().zip(expected.topologies()) {
+                assert_eq!(a.nodes, b.nodes, "{kind:?} after {end} reports");
+            }
+        }
+        // Built at once, a chunk at a time, it is the same again.
+        let rebuilt = Merged::build_from_bodies(&bodies, &limits);
+        let expected = from_scratch(&reports);
+        for ((kind, a), (_, b)) in rebuilt.report.topologies().zip(expected.topologies()) {
+            assert_eq!(a.nodes, b.nodes, "{kind:?} rebuilt");
+        }
+        assert!(live.bytes() > 0);
+    }
+
+    #[test]
+    fn live_windows_beyond_their_budget_go_least_recently_used_first() {
+        let reports = keyed(demo());
+        let bodies = stored(&reports);
+        let keys: Vec<String> = reports.iter().map(|(k, _)| k.clone()).collect();
+        let live = LiveWindows::default();
+        let limits = Limits::default();
+        let (a, b) = (TenantId::new("a").unwrap(), TenantId::new("b").unwrap());
+        live.merged_from_bodies(&a, &keys, bodies.clone(), start(0), &limits);
+        std::thread::sleep(Duration::from_millis(5));
+        live.merged_from_bodies(&b, &keys, bodies, start(0), &limits);
+        let both = live.bytes();
+        assert_eq!(
+            live.evict(usize::MAX),
+            both,
+            "within the budget nothing goes"
+        );
+        let kept = live.evict(1);
+        assert!(kept < both && kept > 0, "one tenant kept: {kept} of {both}");
+        assert!(live.held(&a).is_empty(), "the least recently used went");
+        assert_eq!(
+            live.held(&b).len(),
+            keys.len(),
+            "the latest stays, even over budget"
+        );
     }
 
     #[test]

@@ -18,20 +18,26 @@ pub const QUANTUM_MS: i64 = 3_000;
 const GRACE_MS: i64 = 500;
 
 type QuantumKey = (TenantId, i64, u64);
-/// Quanta by key, and the keys in insertion order (for eviction).
-type Entries = (HashMap<QuantumKey, Arc<Report>>, VecDeque<QuantumKey>);
+/// Quanta by key with their estimated bytes, the keys in insertion order (for eviction), and
+/// the bytes held.
+type Entries = (
+    HashMap<QuantumKey, (Arc<Report>, usize)>,
+    VecDeque<QuantumKey>,
+    usize,
+);
 
-/// A bounded cache of merged quanta; the oldest inserted goes first.
+/// A cache of merged quanta bounded by bytes (estimated); the oldest inserted goes first.
 #[derive(Debug)]
 pub struct MergedQuanta {
-    capacity: usize,
+    budget: usize,
     inner: Mutex<Entries>,
 }
 
 impl MergedQuanta {
-    pub fn new(capacity: usize) -> Self {
+    /// A cache holding at most `budget` bytes of merged quanta; none when it is 0.
+    pub fn new(budget: usize) -> Self {
         MergedQuanta {
-            capacity,
+            budget,
             inner: Mutex::new(Default::default()),
         }
     }
@@ -53,7 +59,7 @@ impl MergedQuanta {
                 j += 1;
             }
             let run = &reports[i..j];
-            if self.capacity > 0 && start + QUANTUM_MS + GRACE_MS <= end_ms {
+            if self.budget > 0 && start + QUANTUM_MS + GRACE_MS <= end_ms {
                 parts.push(self.quantum(tenant, start, run));
             } else {
                 parts.extend(run.iter().map(|(_, r)| r.clone()));
@@ -69,22 +75,27 @@ impl MergedQuanta {
             std::hash::Hash::hash(key, &mut hasher);
         }
         let key = (tenant.clone(), start, std::hash::Hasher::finish(&hasher));
-        if let Some(hit) = self.inner.lock().expect("quanta lock").0.get(&key) {
+        if let Some((hit, _)) = self.inner.lock().expect("quanta lock").0.get(&key) {
             metrics::counter!("stormscope_app_quanta_total", "result" => "hit").increment(1);
             return hit.clone();
         }
         metrics::counter!("stormscope_app_quanta_total", "result" => "miss").increment(1);
         let merged = Arc::new(fast_merge(run.iter().map(|(_, r)| r.as_ref())));
+        let bytes = crate::size::report(&merged);
         let mut guard = self.inner.lock().expect("quanta lock");
-        let (map, order) = &mut *guard;
-        if map.insert(key.clone(), merged.clone()).is_none() {
-            order.push_back(key);
+        let (map, order, held) = &mut *guard;
+        match map.insert(key.clone(), (merged.clone(), bytes)) {
+            Some((_, old)) => *held -= old,
+            None => order.push_back(key),
         }
-        while order.len() > self.capacity {
-            if let Some(old) = order.pop_front() {
-                map.remove(&old);
+        *held += bytes;
+        while *held > self.budget {
+            let Some(old) = order.pop_front() else { break };
+            if let Some((_, gone)) = map.remove(&old) {
+                *held -= gone;
             }
         }
+        crate::budget::Cache::Quanta.record(*held);
         merged
     }
 
@@ -129,7 +140,7 @@ mod tests {
     fn quanta_merge_to_what_merging_every_report_gives_and_are_reused() {
         let tenant = TenantId::new("t").unwrap();
         let reports = window(&tenant, 1_764_162_000_000, 15);
-        let quanta = MergedQuanta::new(100);
+        let quanta = MergedQuanta::new(1 << 30);
         // Every quantum has sealed by then.
         let end = 1_764_162_016_000;
         let merged = quanta.merge(&tenant, end, &reports);
@@ -154,7 +165,7 @@ mod tests {
     fn tenants_never_share_quanta() {
         let a = TenantId::new("a").unwrap();
         let b = TenantId::new("b").unwrap();
-        let quanta = MergedQuanta::new(100);
+        let quanta = MergedQuanta::new(1 << 30);
         let end = 1_764_162_015_000;
         let ours = window(&a, 1_764_162_000_000, 6);
         quanta.merge(&a, end, &ours);

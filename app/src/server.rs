@@ -9,6 +9,7 @@ use actix_web::{HttpServer, web};
 use stormscope_shared::report_cache::ReportCache;
 use stormscope_shared::storage::{Health, Storage, StorageError, builder};
 
+use crate::budget::Cache;
 use crate::config::AppConfig;
 use crate::decoded_cache::DecodedCache;
 use crate::http::{self, AppState};
@@ -61,7 +62,7 @@ impl App {
         let reader = WindowReader {
             cache: ReportCache::new(cache, config.cache_ttl),
             object_store,
-            decoded: DecodedCache::new(config.decoded_reports),
+            decoded: DecodedCache::new(config.memory_budget.share(Cache::DecodedReports)),
             cache_ttl: config.cache_ttl,
             max_flush_lag: config.max_flush_lag,
             limits: config.limits.clone(),
@@ -76,7 +77,8 @@ impl App {
             rendered: crate::rendered::RenderedViews::new("view", 32),
             registries: crate::rendered::Rendered::new("registry", 8),
             kept_heads: Default::default(),
-            quanta: crate::quanta::MergedQuanta::new(config.merged_quanta),
+            quanta: crate::quanta::MergedQuanta::new(config.memory_budget.share(Cache::Quanta)),
+            budget: config.memory_budget,
             tenancy: config.tenancy,
             window: config.window,
             hostname,
@@ -84,6 +86,7 @@ impl App {
             ingest,
             ui_events: Default::default(),
         });
+        evict_on_a_timer(&state);
         Ok(App { state })
     }
 
@@ -115,4 +118,20 @@ impl App {
         let _ = serving.await;
         Ok(())
     }
+}
+
+/// Idle tenants' live windows are dropped every few seconds, not only when some query comes:
+/// an app whose tenants went quiet gives their memory back. The thread ends with the app.
+fn evict_on_a_timer(state: &web::Data<AppState>) {
+    let state = Arc::downgrade(&**state);
+    std::thread::Builder::new()
+        .name("live-evictor".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                let Some(state) = state.upgrade() else { break };
+                state.live.evict(state.budget.share(Cache::LiveWindows));
+            }
+        })
+        .expect("spawning a thread");
 }

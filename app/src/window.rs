@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::Serialize;
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::ingest_health::IngestHealth;
@@ -66,6 +67,15 @@ pub struct Window {
     pub degraded: Degraded,
 }
 
+/// A live window's reports as stored: the keys the cache's index names, oldest first, and the
+/// bodies of those the caller did not hold already.
+#[derive(Debug, Default)]
+pub struct StoredWindow {
+    pub keys: Vec<String>,
+    pub fresh: Vec<(String, Bytes)>,
+    pub degraded: Degraded,
+}
+
 pub struct WindowReader {
     pub cache: ReportCache,
     pub object_store: Arc<dyn Storage>,
@@ -117,6 +127,46 @@ impl WindowReader {
         reports
             .sort_by_key(|(k, _)| stormscope_shared::report_cache::report_time_ms(k).unwrap_or(0));
         Window { reports, degraded }
+    }
+
+    /// The live window ending at `end_ms` as stored, fetching only the bodies `held` lacks:
+    /// `None` when the cache cannot answer it whole (no shared cache, a history window, the
+    /// index or some value unavailable), for [`WindowReader::read`] to piece together.
+    pub async fn read_stored(
+        &self,
+        tenant: &TenantId,
+        end_ms: i64,
+        window: Duration,
+        held: &std::collections::HashSet<String>,
+    ) -> Option<StoredWindow> {
+        let start_ms = end_ms - window.as_millis() as i64;
+        let historic = end_ms <= Timestamp::now().unix_millis() - self.cache_ttl.as_millis() as i64;
+        if historic || !self.shared_cache {
+            return None;
+        }
+        let mut keys = self
+            .cache
+            .keys_between(tenant, start_ms, end_ms)
+            .await
+            .ok()?;
+        keys.sort_by_key(|k| stormscope_shared::report_cache::report_time_ms(k).unwrap_or(0));
+        let need: Vec<String> = keys
+            .iter()
+            .filter(|k| !held.contains(*k))
+            .cloned()
+            .collect();
+        let mut fresh = Vec::with_capacity(need.len());
+        if !need.is_empty() {
+            let values = self.cache.get_many(&need).await.ok()?;
+            for (key, value) in need.into_iter().zip(values) {
+                fresh.push((key, value?));
+            }
+        }
+        Some(StoredWindow {
+            keys,
+            fresh,
+            degraded: Degraded::default(),
+        })
     }
 
     /// Fills `found` from the decoded cache and the cache; returns the keys it could not find.

@@ -323,6 +323,16 @@ async fn topology_registry_and_options_follow_the_tenants_window() {
         "no options: every process, connected or not"
     );
     assert_eq!(stats_of(&list, "/api/topology/hosts"), stats(2, 2, 3, 0));
+    // The live window it answered from counts against the memory budget, in `/metrics`.
+    let (_, _, metrics) = get(&format!("{}/metrics", s.app), &owner, None).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    let live_bytes: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("stormscope_app_cache_bytes{cache=\"live_windows\"} "))
+        .expect("live windows' bytes in /metrics")
+        .parse()
+        .unwrap();
+    assert!(live_bytes > 0.0, "{live_bytes}");
     assert_eq!(
         stats_of(&list, "/api/topology/pods"),
         stats(0, 0, 0, 0),

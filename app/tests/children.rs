@@ -237,10 +237,12 @@ fn orchestrated() -> Report {
     let in_pod = |c: Node, pod: &str| c.with_parent("pod", format!("{pod};<pod>"));
     let containers = [
         in_pod(container("c-web1", "running"), "p-web1"),
+        // Its image node names it a pause container (Scope reads the name the container
+        // takes from its image).
         in_pod(container("c-pause", "running"), "p-web1").with_latest(
-            "docker_image_name",
+            "docker_image_id",
             t(),
-            "k8s.gcr.io/pause:3.1",
+            "img-pause",
         ),
         in_pod(container("c-old", "exited"), "p-web1"),
         in_pod(container("c-web2", "running"), "p-web2"),
@@ -254,6 +256,12 @@ fn orchestrated() -> Report {
     for c in containers {
         r.topology_mut(TopologyKind::Container).add_node(c);
     }
+    r.topology_mut(TopologyKind::ContainerImage).add_node(
+        Node::new("img-pause;<container_image>", "container_image")
+            .with_latest("docker_image_id", t(), "img-pause")
+            .with_latest("docker_image_name", t(), "k8s.gcr.io/pause:3.1")
+            .with_parent("host", "h1;<host>"),
+    );
     for (pid, c) in [
         ("1", "c-web1"),
         ("2", "c-web2"),

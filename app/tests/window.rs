@@ -70,7 +70,7 @@ async fn setup(s3: &S3Server, memcached: &str, cache_ttl: Duration) -> Setup {
             &health,
         )
         .unwrap(),
-        decoded: DecodedCache::new(1000),
+        decoded: DecodedCache::new(1 << 30),
         cache_ttl,
         max_flush_lag: Duration::from_secs(60),
         limits: Limits::default(),
@@ -153,7 +153,7 @@ fn reader_clone(r: &WindowReader) -> WindowReader {
     WindowReader {
         cache: r.cache.clone(),
         object_store: Arc::clone(&r.object_store),
-        decoded: DecodedCache::new(1000),
+        decoded: DecodedCache::new(1 << 30),
         cache_ttl: r.cache_ttl,
         max_flush_lag: r.max_flush_lag,
         limits: r.limits.clone(),

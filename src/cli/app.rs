@@ -1,11 +1,12 @@
 use std::time::Duration;
 
 use clap::Args;
+use stormscope_app::budget::MemoryBudget;
 use stormscope_app::{App, AppConfig};
 use stormscope_shared::storage::object::ObjectStoreTimeouts;
 
 use super::collector::StorageArgs;
-use super::common::{duration, init_logging, serve, shutdown_signal};
+use super::common::{bytes, duration, init_logging, serve, shutdown_signal};
 
 #[derive(Debug, Args)]
 pub struct AppArgs {
@@ -21,14 +22,10 @@ pub struct AppArgs {
     /// this far past a window's end).
     #[arg(long, env = "STORMSCOPE_MAX_FLUSH_LAG", value_parser = duration, default_value = "1h")]
     max_flush_lag: Duration,
-    /// Decoded reports kept in memory: about one window's worth (probes x window / 3 s) saves
-    /// decoding when a window is merged again; each costs about a megabyte for a busy host.
-    #[arg(long, env = "STORMSCOPE_DECODED_REPORTS", default_value_t = 600)]
-    decoded_reports: usize,
-    /// Merged 3-second quanta kept for history queries (`?timestamp=`); each is about as large
-    /// as all probes' reports of three seconds.
-    #[arg(long, env = "STORMSCOPE_MERGED_QUANTA", default_value_t = 50)]
-    merged_quanta: usize,
+    /// Bytes every cache of the app shares: live windows (merged, with their reports as
+    /// stored), decoded reports, history quanta, shared renders and kept heads.
+    #[arg(long, env = "STORMSCOPE_MEMORY_BUDGET", value_parser = bytes, default_value = "192MiB")]
+    memory_budget: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "STORMSCOPE_WORKERS")]
     workers: Option<usize>,
@@ -50,8 +47,7 @@ pub fn run(args: AppArgs) -> anyhow::Result<()> {
     config.tenancy = args.storage.tenancy()?;
     config.window = args.window;
     config.max_flush_lag = args.max_flush_lag;
-    config.decoded_reports = args.decoded_reports;
-    config.merged_quanta = args.merged_quanta;
+    config.memory_budget = MemoryBudget::new(args.memory_budget as usize);
     let listen = args.listen.clone();
     serve(&args.listen, args.workers, |listener, workers| async move {
         let app = App::start(config)?;

@@ -39,6 +39,9 @@ pub struct StandaloneArgs {
     /// Memory for the in-process cache of recent reports.
     #[arg(long, env = "STORMSCOPE_CACHE_SIZE", value_parser = bytes, default_value = "256MiB")]
     cache_size: u64,
+    /// Bytes the app's caches share (see `stormscope app --memory-budget`).
+    #[arg(long, env = "STORMSCOPE_MEMORY_BUDGET", value_parser = bytes, default_value = "192MiB")]
+    memory_budget: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "STORMSCOPE_WORKERS")]
     workers: Option<usize>,
@@ -60,6 +63,8 @@ pub fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     collector_config.collector_id = "standalone".into();
     let mut app_config = AppConfig::local(&object_store);
     app_config.window = args.window;
+    app_config.memory_budget =
+        stormscope_app::budget::MemoryBudget::new(args.memory_budget as usize);
     app_config.cache_ttl = collector_config.cache_ttl;
     // Segments are sealed once per flush interval; history reads look that far ahead.
     app_config.max_flush_lag = args.flush_interval * 4;

@@ -39,6 +39,8 @@ pub struct AppState {
     /// `/api/topology` answers (every view rendered for its stats), shared the same way.
     pub registries: crate::rendered::Rendered<Vec<crate::render::TopologyDesc>>,
     pub tenancy: Tenancy,
+    /// The byte budget the caches share.
+    pub budget: crate::budget::MemoryBudget,
     pub window: Duration,
     pub hostname: String,
     /// Which storage sources are failing, as the storage decorators see every call.
@@ -249,8 +251,35 @@ async fn snapshot(req: &HttpRequest, state: &AppState) -> Result<Snapshot, Query
 
 /// The window of `tenant` ending at `end` (unix ms), merged.
 async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
-    let window = state.reader.read(&tenant, end, state.window).await;
     let live = end >= Timestamp::now().unix_millis() - crate::quanta::QUANTUM_MS;
+    let start = end - state.window.as_millis() as i64;
+    if live {
+        // The live state keeps the window's bodies as stored, so only new ones are fetched.
+        let held = state.live.held(&tenant);
+        if let Some(stored) = state
+            .reader
+            .read_stored(&tenant, end, state.window, &held)
+            .await
+        {
+            let (report, lineage) = state.live.merged_from_bodies(
+                &tenant,
+                &stored.keys,
+                stored.fresh,
+                start,
+                &state.reader.limits,
+            );
+            state
+                .live
+                .evict(state.budget.share(crate::budget::Cache::LiveWindows));
+            return Snapshot {
+                report,
+                lineage: Some(lineage),
+                degraded: stored.degraded,
+                tenant,
+            };
+        }
+    }
+    let window = state.reader.read(&tenant, end, state.window).await;
     let (report, lineage) = if live {
         let (report, lineage) = state.live.merged_versioned(
             &tenant,

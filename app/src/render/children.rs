@@ -9,7 +9,7 @@ use serde::Serialize;
 use stormscope_shared::model::{Node, keys};
 use stormscope_shared::{Report, TopologyKind};
 
-use super::containers::{self, split_image_name};
+use super::containers;
 use super::endpoints::host_of;
 use super::membership::{Member, Membership};
 use super::processes::{self, parents};
@@ -263,11 +263,7 @@ fn plain_container(report: &Report, id: &str, container: &Node) -> NodeSummary {
         .map(host_of)
         .unwrap_or_default()
         .to_owned();
-    let rank = match container.latest_value("docker_image_name") {
-        Some(image) => split_image_name(image).0,
-        None if !host.is_empty() => host.clone(),
-        None => label.clone(),
-    };
+    let rank = containers::container_rank(container, &host, &label);
     NodeSummary::from(SummaryHead {
         id: id.to_owned(),
         label,

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use stormscope_shared::model::{Node, keys};
+use stormscope_shared::merge::merge_metric;
+use stormscope_shared::model::{Metric, Node, keys};
 use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::host_of;
@@ -113,10 +114,15 @@ pub(super) fn group_by_parents(
         }
         targets.insert(id, out);
     }
+    // Pods carry the metrics of their one connecting container, which a group of one pod
+    // passes on in turn.
+    let pod_children = (how.member_kinds[0] == TopologyKind::Pod)
+        .then(|| super::pods::children_of(report, &super::containers::containers(report)));
     for (id, (kind, belonging)) in &groups {
+        let metrics = single_metrics(report, how, belonging, pod_children.as_ref());
         nodes.insert(
             id.clone(),
-            group_summary(report, *kind, id, belonging, how.member_kinds[0]),
+            group_summary(report, *kind, id, belonging, how.member_kinds[0], metrics),
         );
     }
     for (id, member) in members {
@@ -132,6 +138,33 @@ pub(super) fn group_by_parents(
         }
     }
     nodes
+}
+
+/// `PropagateSingleMetrics`: the metrics of a group's only member that makes connections, as
+/// rendered in its own view (a pod with the metrics of its one connecting container); none
+/// when it has several or none. Only members of the counted kind count.
+fn single_metrics(
+    report: &Report,
+    how: &Grouping,
+    members: &[&str],
+    pod_children: Option<&BTreeMap<String, Vec<&Node>>>,
+) -> Option<BTreeMap<String, Metric>> {
+    let mut connecting = members
+        .iter()
+        .filter_map(|id| Some((*id, find(report, &how.member_kinds[..1], id)?)))
+        .filter(|(_, node)| node.latest_value("does_not_make_connections").is_none());
+    let (Some((id, only)), None) = (connecting.next(), connecting.next()) else {
+        return None;
+    };
+    Some(match pod_children {
+        Some(children) => {
+            let children = children.get(id).map(Vec::as_slice).unwrap_or_default();
+            super::pods::with_children(only, children)
+                .into_owned()
+                .metrics
+        }
+        None => only.metrics.clone(),
+    })
 }
 
 /// A member's report node, from the first of `kinds` holding it.
@@ -157,6 +190,7 @@ fn group_summary(
     id: &str,
     members: &[&str],
     counted: TopologyKind,
+    single: Option<BTreeMap<String, Metric>>,
 ) -> NodeSummary {
     use TopologyKind::*;
     let topology = report.topology(kind);
@@ -172,18 +206,13 @@ fn group_summary(
         Default::default(),
         members.len().to_string(),
     );
-    // `PropagateSingleMetrics`: a group of one shows its member's metrics.
     let mut measured = counted_node.clone();
-    if let [only] = members
-        && let Some(member) = find(report, &[counted], only)
-        && member.latest_value("does_not_make_connections").is_none()
-    {
-        for (key, metric) in &member.metrics {
-            measured
-                .metrics
-                .entry(key.clone())
-                .or_insert_with(|| metric.clone());
-        }
+    for (key, metric) in single.into_iter().flatten() {
+        let merged = match measured.metrics.get(&key) {
+            Some(ours) => merge_metric(&metric, ours),
+            None => metric,
+        };
+        measured.metrics.insert(key, merged);
     }
     let first = id.split(';').next().unwrap_or(id).to_owned();
     let latest = |key: &str| node.latest_value(key).filter(|v| !v.is_empty());

@@ -180,7 +180,7 @@ impl<'r> Membership<'r> {
             Step::ByHostname => super::hostnames::hostname_of(report, id),
             Step::ByImage(_) if is_pseudo_id(id) => Some(id.to_owned()),
             Step::ByImage(groups) => groups.get(id).cloned(),
-            Step::IntoPod => pods::pod_of(report, id),
+            Step::IntoPod => return pods::pods_of(report, id),
             Step::Parents { how, running } => {
                 let stopped = *running
                     && report
@@ -224,8 +224,9 @@ impl<'r> Membership<'r> {
 
 /// Container id → the image group the `containers-by-image` view files it under.
 fn image_groups(report: &Report) -> BTreeMap<String, String> {
-    containers::containers(report)
-        .into_iter()
-        .filter_map(|(id, c)| Some((id, containers::image_group(&c)?)))
+    let rendered = containers::containers(report);
+    rendered
+        .keys()
+        .filter_map(|id| Some((id.clone(), containers::image_group(report, &rendered, id)?)))
         .collect()
 }

@@ -14,6 +14,7 @@ mod grouping;
 mod head;
 mod hostnames;
 mod hosts;
+mod join;
 mod json;
 mod kubernetes;
 mod membership;

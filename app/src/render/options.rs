@@ -444,10 +444,7 @@ fn images_by_group<'a>(report: &'a Report, view: &str) -> BTreeMap<String, &'a N
     }
     for image in report.topology(TopologyKind::ContainerImage).nodes.values() {
         if let Some(name) = image.latest_value("docker_image_name") {
-            let group = format!(
-                "{};<container_image>",
-                super::containers::split_image_name(name).0
-            );
+            let group = super::containers::image_group_id(name);
             images.entry(group).or_insert(image);
         }
     }
@@ -489,24 +486,13 @@ impl<'a> Subject<'a> {
         if view == "containers" {
             subject.image = subject
                 .node
-                .and_then(|c| c.latest_value("docker_image_id"))
-                .and_then(|image| {
-                    report
-                        .topology(TopologyKind::ContainerImage)
-                        .nodes
-                        .get(&format!("{image};<container_image>"))
-                });
+                .and_then(|c| super::containers::image_of(report, c));
         }
         subject
     }
 
     fn latest(&self, key: &str) -> Option<&'a str> {
-        const FROM_IMAGE: [&str; 3] = [
-            "docker_image_name",
-            "docker_image_tag",
-            "docker_image_label_works.weave.role",
-        ];
-        if FROM_IMAGE.contains(&key)
+        if super::containers::FROM_IMAGE.contains(&key)
             && let Some(value) = self.image.and_then(|i| i.latest_value(key))
         {
             return Some(value);

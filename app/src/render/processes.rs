@@ -269,7 +269,7 @@ fn parent_label(report: &Report, kind: TopologyKind, id: &str) -> String {
         },
         TopologyKind::ContainerImage => {
             match parent.and_then(|p| p.latest_value("docker_image_name")) {
-                Some(name) => super::containers::split_image_name(name).0,
+                Some(name) => super::containers::image_name_without_tag(name).to_owned(),
                 // Rendered views name images by name: `<name>;<container_image>`.
                 None => id.split(';').next().unwrap_or_default().to_owned(),
             }
