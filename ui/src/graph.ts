@@ -53,18 +53,19 @@ export class GraphView {
     }
     const s = this.sigma;
     s.on("clickNode", ({ node }) => this.onSelect(node));
-    s.on("clickStage", () => this.onSelect(null));
-    s.on("enterNode", ({ node }) => {
-      this.hovered = node;
-      this.neighbours = new Set(this.graph.neighbors(node));
-      container.style.cursor = "pointer";
-      s.refresh({ skipIndexation: true });
-    });
-    s.on("leaveNode", () => {
-      this.hovered = null;
-      this.neighbours.clear();
-      container.style.cursor = "";
-      s.refresh({ skipIndexation: true });
+    // WebGL picking misses on some software renderers; a click on the stage is then checked
+    // against the nodes' drawn positions before it counts as a click on nothing.
+    s.on("clickStage", ({ event }) => this.onSelect(this.nodeAt(event.x, event.y)));
+    s.on("enterNode", ({ node }) => this.hover(node));
+    s.on("leaveNode", () => this.hover(null));
+    // The same fallback for hovering, once per frame at most.
+    let pointer: { x: number; y: number } | null = null;
+    s.on("moveBody", ({ event }) => {
+      if (pointer === null) requestAnimationFrame(() => {
+        if (pointer) this.hover(this.nodeAt(pointer.x, pointer.y));
+        pointer = null;
+      });
+      pointer = { x: event.x, y: event.y };
     });
     s.on("afterRender", () => this.onRender());
   }
@@ -82,8 +83,8 @@ export class GraphView {
       labelFont: "Inter, system-ui, -apple-system, 'Segoe UI', sans-serif",
       labelSize: 12,
       labelWeight: "500",
-      labelDensity: 0.6,
-      labelGridCellSize: 110,
+      labelDensity: 0.45,
+      labelGridCellSize: 150,
       labelRenderedSizeThreshold: 5,
       zIndex: true,
       minCameraRatio: 0.03,
@@ -141,6 +142,34 @@ export class GraphView {
       styleBits: styleBits(n.stack, n.pseudo),
       colourKey: rank,
     };
+  }
+
+  private hover(node: string | null): void {
+    if (node === this.hovered) return;
+    this.hovered = node;
+    this.neighbours = node === null ? new Set() : new Set(this.graph.neighbors(node));
+    this.container.style.cursor = node === null ? "" : "pointer";
+    this.sigma?.refresh({ skipIndexation: true });
+  }
+
+  /** The node drawn under viewport point (x, y), if any: the nearest within its radius. */
+  nodeAt(x: number, y: number): string | null {
+    const s = this.sigma;
+    if (!s) return null;
+    let best: string | null = null;
+    let bestDistance = Infinity;
+    this.graph.forEachNode((id) => {
+      const data = s.getNodeDisplayData(id);
+      if (!data || data.hidden) return;
+      const p = s.graphToViewport(data);
+      const radius = s.scaleSize(data.size) + 3;
+      const d = Math.hypot(p.x - x, p.y - y);
+      if (d <= radius && d < bestDistance) {
+        best = id;
+        bestDistance = d;
+      }
+    });
+    return best;
   }
 
   private outsideFrame(): boolean {
