@@ -24,6 +24,7 @@ use crate::spool::{RecordId, RecordMeta, Spool, SpoolError};
 struct Pending {
     id: RecordId,
     len: u32,
+    received_ms: i64,
 }
 
 #[derive(Debug)]
@@ -35,12 +36,21 @@ struct SegmentJob {
     bytes: u64,
 }
 
+impl SegmentJob {
+    fn oldest_ms(&self) -> Option<i64> {
+        self.records.iter().map(|p| p.received_ms).min()
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// Reports of the current interval, per tenant.
     open: BTreeMap<TenantId, Vec<Pending>>,
     /// Sealed segments not yet in the object store, oldest first.
     backlog: VecDeque<SegmentJob>,
+    /// What the upload round under way holds (taken out of `backlog` until it ends), so that
+    /// the backlog as reported does not dip while segments are being written.
+    uploading: Backlog,
     next_seq: u64,
 }
 
@@ -51,6 +61,24 @@ pub struct Backlog {
     /// Reports not yet in the object store, sealed or not.
     pub records: usize,
     pub bytes: u64,
+    /// Arrival time (unix ms) of the oldest of those reports.
+    pub oldest_ms: Option<i64>,
+}
+
+impl Backlog {
+    fn add(&mut self, job: &SegmentJob) {
+        self.segments += 1;
+        self.records += job.records.len();
+        self.bytes += job.bytes;
+        self.oldest_ms = earliest(self.oldest_ms, job.oldest_ms());
+    }
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 pub struct WriteBehindConfig {
@@ -100,7 +128,7 @@ impl WriteBehind {
         let wb = WriteBehind { inner };
         for (id, meta) in replayed {
             match TenantId::new(&meta.tenant) {
-                Ok(tenant) => wb.enqueue(&tenant, id, meta.body_len),
+                Ok(tenant) => wb.enqueue(&tenant, id, meta.body_len, meta.received_ms),
                 Err(e) => {
                     tracing::error!(tenant = meta.tenant, error = %e, "spooled record has an invalid tenant; kept in the spool")
                 }
@@ -125,14 +153,15 @@ impl WriteBehind {
         (wb, vec![flusher, uploader])
     }
 
-    /// Hands over a spooled report (its id and body size); it goes into the tenant's next segment.
-    pub fn enqueue(&self, tenant: &TenantId, id: RecordId, len: u32) {
+    /// Hands over a spooled report (its id, body size and arrival time); it goes into the
+    /// tenant's next segment.
+    pub fn enqueue(&self, tenant: &TenantId, id: RecordId, len: u32, received_ms: i64) {
         let mut state = self.inner.state.lock().expect("write-behind lock");
-        state
-            .open
-            .entry(tenant.clone())
-            .or_default()
-            .push(Pending { id, len });
+        state.open.entry(tenant.clone()).or_default().push(Pending {
+            id,
+            len,
+            received_ms,
+        });
         drop(state);
         self.publish_backlog();
     }
@@ -178,13 +207,16 @@ impl WriteBehind {
 
     pub fn backlog(&self) -> Backlog {
         let state = self.inner.state.lock().expect("write-behind lock");
-        let open_records: usize = state.open.values().map(Vec::len).sum();
-        let open_bytes: u64 = state.open.values().flatten().map(|p| p.len as u64).sum();
-        Backlog {
-            segments: state.backlog.len(),
-            records: open_records + state.backlog.iter().map(|j| j.records.len()).sum::<usize>(),
-            bytes: open_bytes + state.backlog.iter().map(|j| j.bytes).sum::<u64>(),
+        let mut backlog = state.uploading;
+        for job in &state.backlog {
+            backlog.add(job);
         }
+        for pending in state.open.values().flatten() {
+            backlog.records += 1;
+            backlog.bytes += pending.len as u64;
+            backlog.oldest_ms = earliest(backlog.oldest_ms, Some(pending.received_ms));
+        }
+        backlog
     }
 
     /// Seals what is open and waits until everything is in the object store, or `timeout`.
@@ -218,7 +250,11 @@ impl WriteBehind {
                     .upload_concurrency
                     .max(1)
                     .min(state.backlog.len());
-                state.backlog.drain(..n).collect()
+                let jobs: Vec<SegmentJob> = state.backlog.drain(..n).collect();
+                for job in &jobs {
+                    state.uploading.add(job);
+                }
+                jobs
             };
             if jobs.is_empty() {
                 self.inner.wake.notified().await;
@@ -239,7 +275,16 @@ impl WriteBehind {
                     }
                 }
             }
-            if retry.is_empty() {
+            let failed = !retry.is_empty();
+            {
+                // In one step, so the backlog never looks smaller than it is.
+                let mut state = self.inner.state.lock().expect("write-behind lock");
+                state.uploading = Backlog::default();
+                for job in retry.into_iter().rev() {
+                    state.backlog.push_front(job);
+                }
+            }
+            if !failed {
                 if failed_rounds > 0 {
                     tracing::info!(
                         after_failed_rounds = failed_rounds,
@@ -248,12 +293,6 @@ impl WriteBehind {
                 }
                 failed_rounds = 0;
             } else {
-                {
-                    let mut state = self.inner.state.lock().expect("write-behind lock");
-                    for job in retry.into_iter().rev() {
-                        state.backlog.push_front(job);
-                    }
-                }
                 failed_rounds += 1;
                 metrics::counter!("stormscope_segment_upload_failures_total").increment(1);
                 tokio::time::sleep(self.inner.config.retry.delay(failed_rounds)).await;
