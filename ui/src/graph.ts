@@ -41,7 +41,7 @@ export class GraphView {
       if (!this.laidOut || this.outsideFrame()) {
         s.setCustomBBox(null);
         s.refresh();
-        s.setCustomBBox(s.getBBox());
+        s.setCustomBBox(padded(s.getBBox(), this.graph.order));
       }
       this.laidOut = true;
     };
@@ -309,6 +309,17 @@ export class GraphView {
     this.container.hidden = !visible;
     if (visible) this.sigma?.resize();
   }
+}
+
+/**
+ * The frame around a layout, widened for small graphs: two nodes should sit near the middle,
+ * not in opposite corners of the screen.
+ */
+function padded(box: { x: [number, number]; y: [number, number] }, n: number): { x: [number, number]; y: [number, number] } {
+  const cx = (box.x[0] + box.x[1]) / 2;
+  const cy = (box.y[0] + box.y[1]) / 2;
+  const half = (Math.max(box.x[1] - box.x[0], box.y[1] - box.y[0], 1e-6) / 2) * (1 + 2 / Math.sqrt(Math.max(n, 1)));
+  return { x: [cx - half, cx + half], y: [cy - half, cy + half] };
 }
 
 /** A label centred under its node, the minor label beneath it, with a halo for legibility. */
