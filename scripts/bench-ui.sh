@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The UI benchmark for BENCHMARKS.md: a release `stormscope standalone` (no local probe, a 1 h
 # window so the topology holds still) loaded by `stormscope loadgen` with synthetic probes
-# (about 145 processes and 300 connections each; PROBES=35 gives about 5,000 process nodes),
+# (about 145 processes and 300 connections each; PROBES=39 gives about 5,000 process nodes),
 # then ui/bench/bench.mjs measures first draw, a 100-node websocket update and panning in
 # Chromium (software WebGL, as CI has no GPU).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PROBES="${PROBES:-35}"
+PROBES="${PROBES:-39}"
 RUNS="${RUNS:-3}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 

@@ -214,10 +214,13 @@ export class GraphView {
       this.dangling.delete(id);
       for (const source of waiting) if (g.hasNode(source) && !g.hasEdge(source, id)) g.addEdge(source, id);
     }
-    const first = change.reset || !this.laidOut;
-    this.layout.place([...fresh]);
-    if (first) this.layout.start("full", fresh);
-    else this.layout.start("settle", fresh);
+    // Only new nodes need the layout: changed metrics or labels leave every position as it is.
+    if (fresh.size > 0) {
+      this.layout.place([...fresh]);
+      // Until the first layout finished, everything is still moving: lay it all out again.
+      if (!this.laidOut) this.layout.start("full", fresh);
+      else this.layout.start("settle", fresh);
+    }
     this.refreshMatches(nodes);
   }
 
