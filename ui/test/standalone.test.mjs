@@ -153,6 +153,10 @@ describe("standalone fed every real probe body", () => {
       assert.equal(counts.edges, adjacency, `${view} edges (${JSON.stringify(counts)})`);
       assert.equal(counts.dangling, 0, `${view}: every edge's target is drawn`);
       if (nodes.length > 0) drawnSomething++;
+      if (view === "processes") {
+        await settled(page);
+        await page.screenshot({ path: join(screenshots, "processes-demo.png") });
+      }
     }
     assert.ok(drawnSomething >= 3, `views with nodes: ${drawnSomething}`);
 
