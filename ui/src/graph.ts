@@ -321,7 +321,7 @@ export class GraphView {
 function padded(box: { x: [number, number]; y: [number, number] }, n: number): { x: [number, number]; y: [number, number] } {
   const cx = (box.x[0] + box.x[1]) / 2;
   const cy = (box.y[0] + box.y[1]) / 2;
-  const half = (Math.max(box.x[1] - box.x[0], box.y[1] - box.y[0], 1e-6) / 2) * (1 + 2 / Math.sqrt(Math.max(n, 1)));
+  const half = (Math.max(box.x[1] - box.x[0], box.y[1] - box.y[0], 1e-6) / 2) * (1 + 1.2 / Math.sqrt(Math.max(n, 1)));
   return { x: [cx - half, cx + half], y: [cy - half, cy + half] };
 }
 
