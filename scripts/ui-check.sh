@@ -25,4 +25,4 @@ fi
 echo "ui/dist/ matches a clean rebuild"
 
 echo "browser tests (node --test)"
-node --test --test-concurrency=1 --test-reporter=spec test/
+node --test --test-concurrency=1 --test-reporter=spec test/*.test.mjs

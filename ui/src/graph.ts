@@ -41,7 +41,7 @@ export class GraphView {
       if (!this.laidOut || this.outsideFrame()) {
         s.setCustomBBox(null);
         s.refresh();
-        s.setCustomBBox(s.getBBox());
+        s.setCustomBBox(padded(s.getBBox(), this.graph.order));
       }
       this.laidOut = true;
     };
@@ -53,18 +53,19 @@ export class GraphView {
     }
     const s = this.sigma;
     s.on("clickNode", ({ node }) => this.onSelect(node));
-    s.on("clickStage", () => this.onSelect(null));
-    s.on("enterNode", ({ node }) => {
-      this.hovered = node;
-      this.neighbours = new Set(this.graph.neighbors(node));
-      container.style.cursor = "pointer";
-      s.refresh({ skipIndexation: true });
-    });
-    s.on("leaveNode", () => {
-      this.hovered = null;
-      this.neighbours.clear();
-      container.style.cursor = "";
-      s.refresh({ skipIndexation: true });
+    // WebGL picking misses on some software renderers; a click on the stage is then checked
+    // against the nodes' drawn positions before it counts as a click on nothing.
+    s.on("clickStage", ({ event }) => this.onSelect(this.nodeAt(event.x, event.y)));
+    s.on("enterNode", ({ node }) => this.hover(node));
+    s.on("leaveNode", () => this.hover(null));
+    // The same fallback for hovering, once per frame at most.
+    let pointer: { x: number; y: number } | null = null;
+    s.on("moveBody", ({ event }) => {
+      if (pointer === null) requestAnimationFrame(() => {
+        if (pointer) this.hover(this.nodeAt(pointer.x, pointer.y));
+        pointer = null;
+      });
+      pointer = { x: event.x, y: event.y };
     });
     s.on("afterRender", () => this.onRender());
   }
@@ -82,8 +83,8 @@ export class GraphView {
       labelFont: "Inter, system-ui, -apple-system, 'Segoe UI', sans-serif",
       labelSize: 12,
       labelWeight: "500",
-      labelDensity: 0.6,
-      labelGridCellSize: 110,
+      labelDensity: 0.45,
+      labelGridCellSize: 150,
       labelRenderedSizeThreshold: 5,
       zIndex: true,
       minCameraRatio: 0.03,
@@ -143,6 +144,34 @@ export class GraphView {
     };
   }
 
+  private hover(node: string | null): void {
+    if (node === this.hovered) return;
+    this.hovered = node;
+    this.neighbours = node === null ? new Set() : new Set(this.graph.neighbors(node));
+    this.container.style.cursor = node === null ? "" : "pointer";
+    this.sigma?.refresh({ skipIndexation: true });
+  }
+
+  /** The node drawn under viewport point (x, y), if any: the nearest within its radius. */
+  nodeAt(x: number, y: number): string | null {
+    const s = this.sigma;
+    if (!s) return null;
+    let best: string | null = null;
+    let bestDistance = Infinity;
+    this.graph.forEachNode((id) => {
+      const data = s.getNodeDisplayData(id);
+      if (!data || data.hidden) return;
+      const p = s.graphToViewport(data);
+      const radius = s.scaleSize(data.size) + 3;
+      const d = Math.hypot(p.x - x, p.y - y);
+      if (d <= radius && d < bestDistance) {
+        best = id;
+        bestDistance = d;
+      }
+    });
+    return best;
+  }
+
   private outsideFrame(): boolean {
     const box = this.sigma?.getCustomBBox();
     if (!box) return false;
@@ -185,10 +214,13 @@ export class GraphView {
       this.dangling.delete(id);
       for (const source of waiting) if (g.hasNode(source) && !g.hasEdge(source, id)) g.addEdge(source, id);
     }
-    const first = change.reset || !this.laidOut;
-    this.layout.place([...fresh]);
-    if (first) this.layout.start("full", fresh);
-    else this.layout.start("settle", fresh);
+    // Only new nodes need the layout: changed metrics or labels leave every position as it is.
+    if (fresh.size > 0) {
+      this.layout.place([...fresh]);
+      // Until the first layout finished, everything is still moving: lay it all out again.
+      if (!this.laidOut) this.layout.start("full", fresh);
+      else this.layout.start("settle", fresh);
+    }
     this.refreshMatches(nodes);
   }
 
@@ -280,6 +312,17 @@ export class GraphView {
     this.container.hidden = !visible;
     if (visible) this.sigma?.resize();
   }
+}
+
+/**
+ * The frame around a layout, widened for small graphs: two nodes should sit near the middle,
+ * not in opposite corners of the screen.
+ */
+function padded(box: { x: [number, number]; y: [number, number] }, n: number): { x: [number, number]; y: [number, number] } {
+  const cx = (box.x[0] + box.x[1]) / 2;
+  const cy = (box.y[0] + box.y[1]) / 2;
+  const half = (Math.max(box.x[1] - box.x[0], box.y[1] - box.y[0], 1e-6) / 2) * (1 + 1.2 / Math.sqrt(Math.max(n, 1)));
+  return { x: [cx - half, cx + half], y: [cy - half, cy + half] };
 }
 
 /** A label centred under its node, the minor label beneath it, with a halo for legibility. */

@@ -4,6 +4,7 @@
 import type Graph from "graphology";
 // @ts-expect-error: the package ships this helper without types
 import { graphToByteArrays } from "graphology-layout-forceatlas2/helpers.js";
+import { report } from "./events";
 import type { PositionsMessage, RunMessage } from "./layout.worker";
 
 declare const __LAYOUT_WORKER__: string;
@@ -30,6 +31,11 @@ export class Layout {
     try {
       this.worker = new Worker(new URL(__LAYOUT_WORKER__, document.baseURI), { type: "module" });
       this.worker.onmessage = (e: MessageEvent<PositionsMessage>) => this.apply(e.data);
+      this.worker.onerror = (e) => {
+        // Nodes keep the positions they were placed at; the page stays usable.
+        this.running = false;
+        report("slow-render", `layout worker failed: ${e.message}`);
+      };
     } catch {
       this.worker = null; // positions from placement alone
     }
@@ -94,8 +100,8 @@ export class Layout {
       barnesHutOptimize: n > 400,
       barnesHutTheta: 0.6,
       strongGravityMode: true,
-      gravity: 0.02,
-      scalingRatio: 12,
+      gravity: 0.4,
+      scalingRatio: 40,
       slowDown: 1 + Math.log(n),
       linLogMode: false,
       outboundAttractionDistribution: false,

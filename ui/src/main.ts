@@ -46,6 +46,7 @@ let lastApplyMs: number | null = null;
 let firstDrawMs: number | null = null;
 let pendingFocus: string | null = null;
 let updates = 0;
+let lastChange = 0;
 
 const search = h("input", {
   class: "search",
@@ -159,6 +160,7 @@ function applyChange(change: () => ReturnType<Store["apply"]>): void {
   graph.apply(c, store.nodes);
   table.update(store.nodes, matcher);
   updates++;
+  lastChange = c.added.length + c.updated.length + c.removed.length;
   status.set({ nodes: store.nodes.size, edges: store.edgeCount(), lastUpdate: Date.now(), shown: matcher ? countMatches() : null });
   updateMode();
   if (state.node && !store.nodes.has(state.node) && details.isOpen()) details.show(state.view, state.node, withTimestamp(viewQuery()));
@@ -418,7 +420,7 @@ Object.defineProperty(window, "__stormscope", {
     mode: () => currentMode(),
     connection: () => status.facts.connection,
     banner: () => ({ text: banner.text(), sources: banner.sources() }),
-    timings: () => ({ firstDrawMs, lastApplyMs, updates }),
+    timings: () => ({ firstDrawMs, lastApplyMs, updates, lastChange }),
     layoutRunning: () => graph.layoutRunning(),
     eventsSent: () => events.sentCount(),
     drops: () => feed.drops,

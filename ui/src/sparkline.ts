@@ -9,8 +9,12 @@ export function sparkline(metric: MetricRow, colour: string, fillColour: string)
   const ys = samples.map((s) => s.value);
   const el = document.createElement("div");
   el.className = "sparkline";
-  const lo = Math.min(metric.min ?? Math.min(...ys), ...ys);
-  const hi = Math.max(metric.max ?? Math.max(...ys), ...ys);
+  // The samples' own range (not the metric's 0-200% bounds), so a change is visible.
+  const min = Math.min(...ys);
+  const max = Math.max(...ys);
+  const pad = max > min ? (max - min) * 0.15 : Math.max(Math.abs(max) * 0.05, 1);
+  const lo = Math.max(0, min - pad);
+  const hi = max + pad;
   new uPlot(
     {
       width: 132,
@@ -20,7 +24,7 @@ export function sparkline(metric: MetricRow, colour: string, fillColour: string)
       legend: { show: false },
       select: { show: false, left: 0, top: 0, width: 0, height: 0 },
       axes: [{ show: false }, { show: false }],
-      scales: { x: { time: true }, y: { range: [lo, hi > lo ? hi : lo + 1] } },
+      scales: { x: { time: true }, y: { range: [lo, hi] } },
       series: [{}, { stroke: colour, width: 1.5, fill: fillColour, points: { show: false } }],
     },
     [xs, ys],
