@@ -138,7 +138,9 @@ async fn ingest(
         SpoolError::Full { bytes, max } => IngestError::SpoolFull { bytes, max },
         other => IngestError::Spool(other.to_string()),
     })?;
-    state.write_behind.enqueue(&tenant, id, stored.len() as u32);
+    state
+        .write_behind
+        .enqueue(&tenant, id, stored.len() as u32, received_ms);
     // The report is durable; the cache only makes it visible sooner, so its failure is a
     // degraded signal (recorded by the storage decorators), never a failed ingest.
     if let Err(e) = state.cache.put(&tenant, &key, received_ms, stored).await {

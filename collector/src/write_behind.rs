@@ -24,6 +24,8 @@ use crate::spool::{RecordId, RecordMeta, Spool, SpoolError};
 struct Pending {
     id: RecordId,
     len: u32,
+    /// When the collector acknowledged it: the backlog's age is the oldest of these.
+    received_ms: i64,
 }
 
 #[derive(Debug)]
@@ -33,6 +35,7 @@ struct SegmentJob {
     seq: u64,
     records: Vec<Pending>,
     bytes: u64,
+    oldest_ms: i64,
 }
 
 #[derive(Default)]
@@ -51,6 +54,18 @@ pub struct Backlog {
     /// Reports not yet in the object store, sealed or not.
     pub records: usize,
     pub bytes: u64,
+    /// When the oldest report not yet in the object store was acknowledged; `None` when
+    /// there is none.
+    pub oldest_ms: Option<i64>,
+}
+
+impl Backlog {
+    /// Seconds since the oldest report not yet in the object store was acknowledged; 0 when
+    /// everything is there.
+    pub fn age_seconds(&self, now_ms: i64) -> f64 {
+        self.oldest_ms
+            .map_or(0.0, |oldest| (now_ms - oldest).max(0) as f64 / 1000.0)
+    }
 }
 
 pub struct WriteBehindConfig {
@@ -100,7 +115,7 @@ impl WriteBehind {
         let wb = WriteBehind { inner };
         for (id, meta) in replayed {
             match TenantId::new(&meta.tenant) {
-                Ok(tenant) => wb.enqueue(&tenant, id, meta.body_len),
+                Ok(tenant) => wb.enqueue(&tenant, id, meta.body_len, meta.received_ms),
                 Err(e) => {
                     tracing::error!(tenant = meta.tenant, error = %e, "spooled record has an invalid tenant; kept in the spool")
                 }
@@ -125,14 +140,15 @@ impl WriteBehind {
         (wb, vec![flusher, uploader])
     }
 
-    /// Hands over a spooled report (its id and body size); it goes into the tenant's next segment.
-    pub fn enqueue(&self, tenant: &TenantId, id: RecordId, len: u32) {
+    /// Hands over a spooled report (its id, body size and arrival); it goes into the tenant's
+    /// next segment.
+    pub fn enqueue(&self, tenant: &TenantId, id: RecordId, len: u32, received_ms: i64) {
         let mut state = self.inner.state.lock().expect("write-behind lock");
-        state
-            .open
-            .entry(tenant.clone())
-            .or_default()
-            .push(Pending { id, len });
+        state.open.entry(tenant.clone()).or_default().push(Pending {
+            id,
+            len,
+            received_ms,
+        });
         drop(state);
         self.publish_backlog();
     }
@@ -158,8 +174,10 @@ impl WriteBehind {
                     seq: 0,
                     records: Vec::new(),
                     bytes: 0,
+                    oldest_ms: i64::MAX,
                 });
                 j.bytes += record.len as u64;
+                j.oldest_ms = j.oldest_ms.min(record.received_ms);
                 j.records.push(record);
             }
             state.backlog.extend(job);
@@ -184,6 +202,13 @@ impl WriteBehind {
             segments: state.backlog.len(),
             records: open_records + state.backlog.iter().map(|j| j.records.len()).sum::<usize>(),
             bytes: open_bytes + state.backlog.iter().map(|j| j.bytes).sum::<u64>(),
+            oldest_ms: state
+                .open
+                .values()
+                .flatten()
+                .map(|p| p.received_ms)
+                .chain(state.backlog.iter().map(|j| j.oldest_ms))
+                .min(),
         }
     }
 
@@ -200,11 +225,15 @@ impl WriteBehind {
         true
     }
 
-    fn publish_backlog(&self) {
+    /// Sets the backlog gauges. Called on every change, and every second by the collector so
+    /// that the age keeps growing while nothing uploads.
+    pub fn publish_backlog(&self) {
         let b = self.backlog();
         metrics::gauge!("stormscope_write_behind_backlog_segments").set(b.segments as f64);
         metrics::gauge!("stormscope_write_behind_backlog_records").set(b.records as f64);
         metrics::gauge!("stormscope_write_behind_backlog_bytes").set(b.bytes as f64);
+        metrics::gauge!("stormscope_write_behind_backlog_oldest_seconds")
+            .set(b.age_seconds(Timestamp::now().unix_millis()));
     }
 
     async fn upload_loop(&self) {
@@ -335,5 +364,23 @@ impl WriteBehind {
             tracing::warn!(error = %e, "could not persist spool confirmations");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_is_as_old_as_its_oldest_report() {
+        assert_eq!(Backlog::default().age_seconds(10_000), 0.0);
+        let backlog = Backlog {
+            records: 3,
+            oldest_ms: Some(4_000),
+            ..Backlog::default()
+        };
+        assert_eq!(backlog.age_seconds(10_500), 6.5);
+        // A clock that stepped back never makes a negative age.
+        assert_eq!(backlog.age_seconds(3_000), 0.0);
     }
 }
