@@ -9,9 +9,11 @@
 pub mod config;
 pub mod decoded_cache;
 pub mod http;
+pub mod ingest;
 pub mod kept_heads;
 pub mod live;
 pub mod quanta;
+pub mod rate_limit;
 pub mod render;
 pub mod rendered;
 pub mod server;

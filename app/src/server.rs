@@ -47,6 +47,17 @@ impl App {
                 &health,
             ),
         };
+        // Between queries (a live window may be read from the cache alone for hours), the
+        // object store's health is kept current by a check of its own, so that `/api/status`
+        // tells the truth. Without a runtime (a program embedding the app) there is none.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(stormscope_shared::storage::health::watch(
+                Arc::downgrade(&object_store),
+                health.clone(),
+                "health/stormscope-app-probe",
+            ));
+        }
+        let ingest = crate::ingest::IngestView::new(shared_cache.then(|| cache.clone()));
         let reader = WindowReader {
             cache: ReportCache::new(cache, config.cache_ttl),
             object_store,
@@ -69,6 +80,9 @@ impl App {
             tenancy: config.tenancy,
             window: config.window,
             hostname,
+            health,
+            ingest,
+            ui_events: Default::default(),
         });
         Ok(App { state })
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use stormscope_shared::codec::{self, Compression};
+use stormscope_shared::ingest_health::IngestHealth;
 use stormscope_shared::report_cache::ReportCache;
 use stormscope_shared::storage::{Storage, StorageError};
 use stormscope_shared::tenancy::TenantId;
@@ -31,11 +32,30 @@ pub struct Degraded {
     pub sources: Vec<&'static str>,
     /// Reports the index knows of that no source could provide.
     pub missing_reports: usize,
+    /// For each of `sources`, when this app first saw it failing in its current failure.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub since: BTreeMap<&'static str, Timestamp>,
+    /// Collectors that report failing sources of their own (reports not reaching the object
+    /// store, a full spool): the answer may be whole, but ingest is not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ingest: Vec<IngestHealth>,
 }
 
 impl Degraded {
     pub fn is_degraded(&self) -> bool {
-        !self.sources.is_empty() || self.missing_reports > 0
+        !self.sources.is_empty() || self.missing_reports > 0 || !self.ingest.is_empty()
+    }
+
+    /// The `X-Stormscope-Degraded` value: the failing sources, `missing-reports`, `ingest`.
+    pub fn header_tokens(&self) -> Vec<&'static str> {
+        let mut tokens = self.sources.clone();
+        if self.missing_reports > 0 {
+            tokens.push("missing-reports");
+        }
+        if !self.ingest.is_empty() {
+            tokens.push("ingest");
+        }
+        tokens
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod ingest_health;
 pub mod server;
 pub mod spool;
 pub mod state;

@@ -123,7 +123,12 @@ impl Collector {
             refused_bytes: Default::default(),
         });
         tasks.push(tokio::spawn(publish_spool_metrics(state.clone())));
-        tasks.push(tokio::spawn(watch_object_store(state.clone())));
+        tasks.push(tokio::spawn(stormscope_shared::storage::health::watch(
+            Arc::downgrade(&state.object_store),
+            state.health.clone(),
+            "health/stormscope-collector-probe",
+        )));
+        tasks.push(tokio::spawn(crate::ingest_health::publish(state.clone())));
         Ok(Collector { state, tasks })
     }
 
@@ -190,25 +195,6 @@ async fn publish_spool_metrics(state: web::Data<CollectorState>) {
         // The fill ratio's denominator, so that alerts need no copy of the flag.
         metrics::gauge!("stormscope_spool_max_bytes").set(state.config.spool_max_bytes as f64);
         state.write_behind.publish_backlog();
-    }
-}
-
-/// Looks at the object store between flushes, so that an outage is flagged (and its end
-/// noticed) within seconds, not only when the next segment is due. A read of a key that does
-/// not exist costs one cheap request and goes through the same decorators as real traffic.
-async fn watch_object_store(state: web::Data<CollectorState>) {
-    loop {
-        let healthy = state.health.is_healthy(state.object_store.name());
-        tokio::time::sleep(if healthy {
-            Duration::from_secs(2)
-        } else {
-            Duration::from_secs(1)
-        })
-        .await;
-        let _ = state
-            .object_store
-            .get("health/stormscope-collector-probe")
-            .await;
     }
 }
 

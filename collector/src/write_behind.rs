@@ -24,7 +24,6 @@ use crate::spool::{RecordId, RecordMeta, Spool, SpoolError};
 struct Pending {
     id: RecordId,
     len: u32,
-    /// When the collector acknowledged it: the backlog's age is the oldest of these.
     received_ms: i64,
 }
 
@@ -35,7 +34,12 @@ struct SegmentJob {
     seq: u64,
     records: Vec<Pending>,
     bytes: u64,
-    oldest_ms: i64,
+}
+
+impl SegmentJob {
+    fn oldest_ms(&self) -> Option<i64> {
+        self.records.iter().map(|p| p.received_ms).min()
+    }
 }
 
 #[derive(Default)]
@@ -44,6 +48,9 @@ struct State {
     open: BTreeMap<TenantId, Vec<Pending>>,
     /// Sealed segments not yet in the object store, oldest first.
     backlog: VecDeque<SegmentJob>,
+    /// What the upload round under way holds (taken out of `backlog` until it ends), so that
+    /// the backlog as reported does not dip while segments are being written.
+    uploading: Backlog,
     next_seq: u64,
 }
 
@@ -54,9 +61,17 @@ pub struct Backlog {
     /// Reports not yet in the object store, sealed or not.
     pub records: usize,
     pub bytes: u64,
-    /// When the oldest report not yet in the object store was acknowledged; `None` when
-    /// there is none.
+    /// Arrival time (unix ms) of the oldest of those reports.
     pub oldest_ms: Option<i64>,
+}
+
+impl Backlog {
+    fn add(&mut self, job: &SegmentJob) {
+        self.segments += 1;
+        self.records += job.records.len();
+        self.bytes += job.bytes;
+        self.oldest_ms = earliest(self.oldest_ms, job.oldest_ms());
+    }
 }
 
 impl Backlog {
@@ -65,6 +80,13 @@ impl Backlog {
     pub fn age_seconds(&self, now_ms: i64) -> f64 {
         self.oldest_ms
             .map_or(0.0, |oldest| (now_ms - oldest).max(0) as f64 / 1000.0)
+    }
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -140,8 +162,8 @@ impl WriteBehind {
         (wb, vec![flusher, uploader])
     }
 
-    /// Hands over a spooled report (its id, body size and arrival); it goes into the tenant's
-    /// next segment.
+    /// Hands over a spooled report (its id, body size and arrival time); it goes into the
+    /// tenant's next segment.
     pub fn enqueue(&self, tenant: &TenantId, id: RecordId, len: u32, received_ms: i64) {
         let mut state = self.inner.state.lock().expect("write-behind lock");
         state.open.entry(tenant.clone()).or_default().push(Pending {
@@ -174,10 +196,8 @@ impl WriteBehind {
                     seq: 0,
                     records: Vec::new(),
                     bytes: 0,
-                    oldest_ms: i64::MAX,
                 });
                 j.bytes += record.len as u64;
-                j.oldest_ms = j.oldest_ms.min(record.received_ms);
                 j.records.push(record);
             }
             state.backlog.extend(job);
@@ -196,20 +216,16 @@ impl WriteBehind {
 
     pub fn backlog(&self) -> Backlog {
         let state = self.inner.state.lock().expect("write-behind lock");
-        let open_records: usize = state.open.values().map(Vec::len).sum();
-        let open_bytes: u64 = state.open.values().flatten().map(|p| p.len as u64).sum();
-        Backlog {
-            segments: state.backlog.len(),
-            records: open_records + state.backlog.iter().map(|j| j.records.len()).sum::<usize>(),
-            bytes: open_bytes + state.backlog.iter().map(|j| j.bytes).sum::<u64>(),
-            oldest_ms: state
-                .open
-                .values()
-                .flatten()
-                .map(|p| p.received_ms)
-                .chain(state.backlog.iter().map(|j| j.oldest_ms))
-                .min(),
+        let mut backlog = state.uploading;
+        for job in &state.backlog {
+            backlog.add(job);
         }
+        for pending in state.open.values().flatten() {
+            backlog.records += 1;
+            backlog.bytes += pending.len as u64;
+            backlog.oldest_ms = earliest(backlog.oldest_ms, Some(pending.received_ms));
+        }
+        backlog
     }
 
     /// Seals what is open and waits until everything is in the object store, or `timeout`.
@@ -247,7 +263,11 @@ impl WriteBehind {
                     .upload_concurrency
                     .max(1)
                     .min(state.backlog.len());
-                state.backlog.drain(..n).collect()
+                let jobs: Vec<SegmentJob> = state.backlog.drain(..n).collect();
+                for job in &jobs {
+                    state.uploading.add(job);
+                }
+                jobs
             };
             if jobs.is_empty() {
                 self.inner.wake.notified().await;
@@ -268,7 +288,16 @@ impl WriteBehind {
                     }
                 }
             }
-            if retry.is_empty() {
+            let failed = !retry.is_empty();
+            {
+                // In one step, so the backlog never looks smaller than it is.
+                let mut state = self.inner.state.lock().expect("write-behind lock");
+                state.uploading = Backlog::default();
+                for job in retry.into_iter().rev() {
+                    state.backlog.push_front(job);
+                }
+            }
+            if !failed {
                 if failed_rounds > 0 {
                     tracing::info!(
                         after_failed_rounds = failed_rounds,
@@ -277,12 +306,6 @@ impl WriteBehind {
                 }
                 failed_rounds = 0;
             } else {
-                {
-                    let mut state = self.inner.state.lock().expect("write-behind lock");
-                    for job in retry.into_iter().rev() {
-                        state.backlog.push_front(job);
-                    }
-                }
                 failed_rounds += 1;
                 metrics::counter!("stormscope_segment_upload_failures_total").increment(1);
                 tokio::time::sleep(self.inner.config.retry.delay(failed_rounds)).await;

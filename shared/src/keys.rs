@@ -4,6 +4,8 @@
 //! segment per tenant per flush interval per collector, listable by hour.
 //! Cache: `r/<tenant>/<unix_ms>-<collector>-<seq>` per report, plus a time-bucket index: the
 //! counter `ic/<tenant>/<bucket>` and its entries `ie/<tenant>/<bucket>/<n>` naming report keys.
+//! Collectors' health records (no tenant in them): the counter `hc/<bucket>` and the slots
+//! `hs/<bucket>/<n>` it counts, one per collector per bucket (see [`crate::ingest_health`]).
 
 use time::OffsetDateTime;
 
@@ -60,6 +62,16 @@ pub fn index_counter_key(tenant: &TenantId, bucket: i64) -> String {
 
 pub fn index_entry_key(tenant: &TenantId, bucket: i64, n: u64) -> String {
     format!("ie/{}/{bucket}/{n}", tenant.escaped())
+}
+
+/// The counter of collectors that took a health slot in `bucket`.
+pub fn health_counter_key(bucket: i64) -> String {
+    format!("hc/{bucket}")
+}
+
+/// Health slot `n` of `bucket`: one collector's latest record.
+pub fn health_slot_key(bucket: i64, n: u64) -> String {
+    format!("hs/{bucket}/{n}")
 }
 
 /// A collector id usable inside keys: what cannot appear is replaced, and it is never empty.

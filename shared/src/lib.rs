@@ -3,6 +3,8 @@
 //! app applies, and a seeded generator of realistic reports for tests and benchmarks.
 
 pub mod codec;
+#[cfg(feature = "storage")]
+pub mod ingest_health;
 pub mod inspect;
 #[cfg(feature = "storage")]
 pub mod keys;

@@ -5,8 +5,10 @@
 
 mod details;
 mod raw;
+mod status;
 mod topologies;
 mod topology;
+mod ui_events;
 mod ws;
 
 use std::sync::Arc;
@@ -38,6 +40,12 @@ pub struct AppState {
     pub tenancy: Tenancy,
     pub window: Duration,
     pub hostname: String,
+    /// Which storage sources are failing, as the storage decorators see every call.
+    pub health: stormscope_shared::storage::Health,
+    /// The collectors' health records.
+    pub ingest: crate::ingest::IngestView,
+    /// Rate limits of `POST /api/ui/events`.
+    pub ui_events: ui_events::UiEvents,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -56,6 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/api/topology/{topology}/{id}",
             web::get().to(details::node),
         )
+        .route("/api/status", web::get().to(status::status))
+        .route("/api/ui/events", web::post().to(ui_events::post))
         .route(
             "/healthz",
             web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
@@ -100,6 +110,37 @@ pub enum QueryError {
     /// shutdown, never the client's doing.
     #[error("rendering the view failed")]
     RenderFailed,
+    #[error("body larger than {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("invalid events: {0}")]
+    BadEvents(String),
+    #[error("{0} events in one request; at most {max}", max = ui_events::MAX_EVENTS)]
+    TooManyEvents(usize),
+    #[error("unknown event kind {0:?}; known: {known}", known = ui_events::KINDS.join(", "))]
+    UnknownEventKind(String),
+    /// Too many requests from one client; the number is the seconds to wait.
+    #[error("too many requests; retry in {0} s")]
+    RateLimited(u64),
+}
+
+impl QueryError {
+    /// A short name for metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            QueryError::Tenancy(_) => "tenant",
+            QueryError::Timestamp(_) => "timestamp",
+            QueryError::UnknownTopology(_) => "unknown-topology",
+            QueryError::UnknownNode(_) => "unknown-node",
+            QueryError::Interval(_) => "interval",
+            QueryError::Handshake(_) => "handshake",
+            QueryError::RenderFailed => "render-failed",
+            QueryError::BodyTooLarge(_) => "too-large",
+            QueryError::BadEvents(_) => "bad-json",
+            QueryError::TooManyEvents(_) => "too-many-events",
+            QueryError::UnknownEventKind(_) => "unknown-kind",
+            QueryError::RateLimited(_) => "rate-limited",
+        }
+    }
 }
 
 impl ResponseError for QueryError {
@@ -108,16 +149,24 @@ impl ResponseError for QueryError {
             QueryError::Tenancy(TenancyError::InvalidTenant(_))
             | QueryError::Timestamp(_)
             | QueryError::Interval(_)
-            | QueryError::Handshake(_) => StatusCode::BAD_REQUEST,
+            | QueryError::Handshake(_)
+            | QueryError::BadEvents(_)
+            | QueryError::TooManyEvents(_)
+            | QueryError::UnknownEventKind(_) => StatusCode::BAD_REQUEST,
             QueryError::Tenancy(_) => StatusCode::UNAUTHORIZED,
             QueryError::UnknownTopology(_) | QueryError::UnknownNode(_) => StatusCode::NOT_FOUND,
             QueryError::RenderFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            QueryError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            QueryError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({ "error": self.to_string() }))
+        let mut response = HttpResponse::build(self.status_code());
+        if let QueryError::RateLimited(seconds) = self {
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        response.json(serde_json::json!({ "error": self.to_string() }))
     }
 }
 
@@ -155,14 +204,13 @@ fn end_ms(req: &HttpRequest) -> Result<i64, QueryError> {
 async fn window(req: &HttpRequest, state: &AppState) -> Result<(Window, TenantId), QueryError> {
     let tenant = tenant(req, state)?;
     let end = end_ms(req)?;
-    Ok((state.reader.read(&tenant, end, state.window).await, tenant))
+    let mut window = state.reader.read(&tenant, end, state.window).await;
+    window.degraded = state.completed(window.degraded).await;
+    Ok((window, tenant))
 }
 
 fn flagged(mut response: HttpResponse, degraded: &Degraded) -> HttpResponse {
-    let mut sources: Vec<&str> = degraded.sources.clone();
-    if degraded.missing_reports > 0 {
-        sources.push("missing-reports");
-    }
+    let sources = degraded.header_tokens();
     if !sources.is_empty() {
         let value = HeaderValue::from_str(&sources.join(",")).expect("ASCII source names");
         response
@@ -222,12 +270,26 @@ async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
     Snapshot {
         report,
         lineage,
-        degraded: window.degraded,
+        degraded: state.completed(window.degraded).await,
         tenant,
     }
 }
 
 impl AppState {
+    /// What a window read found lacking, completed with what the app knows beyond the read:
+    /// since when each failing source fails, and the collectors that report failing.
+    async fn completed(&self, mut degraded: Degraded) -> Degraded {
+        let since = self.health.failing_since();
+        for source in &degraded.sources {
+            // A source the read saw fail but that no storage call counted as down (an error
+            // that is not an outage) has no earlier start than now.
+            let at = since.get(source).copied().unwrap_or_else(Timestamp::now);
+            degraded.since.insert(source, at);
+        }
+        degraded.ingest = self.ingest.failing().await;
+        degraded
+    }
+
     /// View `view` of `snapshot` for a request with query string `query`: a render shared
     /// with other requests for the same, or rendered anew, taking over what it can from the
     /// tenant's latest render of the view.

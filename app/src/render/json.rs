@@ -64,6 +64,7 @@ mod tests {
                 Degraded {
                     sources: vec!["cache"],
                     missing_reports: 2,
+                    ..Degraded::default()
                 },
             ] {
                 let ours: serde_json::Value =
