@@ -192,6 +192,9 @@ async fn publish_spool_metrics(state: web::Data<CollectorState>) {
         metrics::gauge!("stormscope_spool_files").set(stats.files as f64);
         metrics::gauge!("stormscope_spool_pending_records").set(stats.pending_records as f64);
         metrics::gauge!("stormscope_spool_full").set(if state.spool_full() { 1.0 } else { 0.0 });
+        // The fill ratio's denominator, so that alerts need no copy of the flag.
+        metrics::gauge!("stormscope_spool_max_bytes").set(state.config.spool_max_bytes as f64);
+        state.write_behind.publish_backlog();
     }
 }
 

@@ -74,6 +74,15 @@ impl Backlog {
     }
 }
 
+impl Backlog {
+    /// Seconds since the oldest report not yet in the object store was acknowledged; 0 when
+    /// everything is there.
+    pub fn age_seconds(&self, now_ms: i64) -> f64 {
+        self.oldest_ms
+            .map_or(0.0, |oldest| (now_ms - oldest).max(0) as f64 / 1000.0)
+    }
+}
+
 fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -232,11 +241,15 @@ impl WriteBehind {
         true
     }
 
-    fn publish_backlog(&self) {
+    /// Sets the backlog gauges. Called on every change, and every second by the collector so
+    /// that the age keeps growing while nothing uploads.
+    pub fn publish_backlog(&self) {
         let b = self.backlog();
         metrics::gauge!("stormscope_write_behind_backlog_segments").set(b.segments as f64);
         metrics::gauge!("stormscope_write_behind_backlog_records").set(b.records as f64);
         metrics::gauge!("stormscope_write_behind_backlog_bytes").set(b.bytes as f64);
+        metrics::gauge!("stormscope_write_behind_backlog_oldest_seconds")
+            .set(b.age_seconds(Timestamp::now().unix_millis()));
     }
 
     async fn upload_loop(&self) {
@@ -374,5 +387,23 @@ impl WriteBehind {
             tracing::warn!(error = %e, "could not persist spool confirmations");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_is_as_old_as_its_oldest_report() {
+        assert_eq!(Backlog::default().age_seconds(10_000), 0.0);
+        let backlog = Backlog {
+            records: 3,
+            oldest_ms: Some(4_000),
+            ..Backlog::default()
+        };
+        assert_eq!(backlog.age_seconds(10_500), 6.5);
+        // A clock that stepped back never makes a negative age.
+        assert_eq!(backlog.age_seconds(3_000), 0.0);
     }
 }

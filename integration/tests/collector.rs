@@ -192,6 +192,19 @@ async fn object_store_killed_ingest_goes_on_and_the_backlog_drains() {
     let (ids, _) = post_through_outage(&c, "killed", "object-store").await;
     assert!(stored_report_ids(&s3).is_empty());
     let client = reqwest::Client::new();
+    // The backlog's age counts from the first report the outage held back (the gauge is
+    // refreshed every second), so alerts see it grow.
+    let age = metric(
+        &client,
+        &c.url(),
+        "stormscope_write_behind_backlog_oldest_seconds",
+    )
+    .await;
+    assert!(
+        age >= outage().as_secs_f64() - 3.0,
+        "backlog age {age} s after a {:?} outage",
+        outage()
+    );
     let ready = client
         .get(format!("{}/readyz", c.url()))
         .send()
@@ -204,6 +217,20 @@ async fn object_store_killed_ingest_goes_on_and_the_backlog_drains() {
     );
     s3.restart();
     assert_all_stored(&s3, &ids, Duration::from_secs(30)).await;
+    let mut age = f64::NAN;
+    for _ in 0..25 {
+        age = metric(
+            &client,
+            &c.url(),
+            "stormscope_write_behind_backlog_oldest_seconds",
+        )
+        .await;
+        if age == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(age, 0.0, "the backlog's age once everything is uploaded");
     let p = post(&client, &c.url(), body_with_id(&template(), "after"), &[]).await;
     assert_eq!(
         (p.status, p.degraded),

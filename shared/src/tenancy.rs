@@ -129,6 +129,16 @@ impl Tokens {
         Ok(Tokens(tokens))
     }
 
+    /// The first token of a tokens file: what a client of this deployment (the chart's
+    /// `helm test` check) authenticates with.
+    pub fn first_token(text: &str) -> Option<String> {
+        text.lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty() && !line.starts_with('#'))
+            .and_then(|line| line.split_whitespace().next())
+            .map(str::to_owned)
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -247,6 +257,13 @@ mod tests {
         let debug = format!("{tenancy:?}");
         assert!(!debug.contains("secret"), "{debug}");
         assert!(Tokens::parse("only-one-field").is_err());
+    }
+
+    #[test]
+    fn the_first_token_skips_comments_and_blank_lines() {
+        let text = "# probes\n\n  secret-a acme\nsecret-b globex\n";
+        assert_eq!(Tokens::first_token(text).as_deref(), Some("secret-a"));
+        assert_eq!(Tokens::first_token("# none\n\n"), None);
     }
 
     #[test]

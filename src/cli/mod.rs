@@ -1,6 +1,7 @@
 //! Command-line surface. Every flag is also an environment variable `STORMSCOPE_<FLAG>`.
 
 mod app;
+mod check;
 mod collector;
 mod common;
 mod loadgen;
@@ -40,6 +41,9 @@ enum Command {
     /// A local Scope probe: report this host, its processes and TCP connections (from /proc)
     /// to a collector every few seconds.
     Probe(probe::ProbeArgs),
+    /// Post one report to a collector and wait until an app lists its host: the end-to-end
+    /// check of a deployment (the Helm chart's `helm test`).
+    Check(check::CheckArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -50,5 +54,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::App(args) => app::run(args),
         Command::Loadgen(args) => loadgen::run(args),
         Command::Probe(args) => probe::run(args),
+        Command::Check(args) => check::run(args),
     }
 }

@@ -93,6 +93,7 @@ def wait_for(check, timeout: float, what: str, interval: float = 0.2):
         except (OSError, urllib.error.URLError) as e:
             last = e
         time.sleep(interval)
+    what = what() if callable(what) else what
     pytest.fail(f"{what} within {timeout}s (last: {last!r})")
 
 

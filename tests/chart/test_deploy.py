@@ -67,6 +67,9 @@ class Deployment:
     # --- substitution of addresses and paths -------------------------------------------------
 
     def localize(self, text: str, mounts: dict[str, Path], listen: dict[str, str]) -> str:
+        if text.startswith("--") and "=" in text:
+            flag, _, value = text.partition("=")
+            return f"{flag}={self.localize(value, mounts, listen)}"
         for cluster, local in sorted(self.addresses.items(), key=lambda kv: -len(kv[0])):
             text = text.replace(cluster, local)
         for wildcard, local in listen.items():
@@ -118,11 +121,11 @@ class Deployment:
                for e in c.get("env", [])}
         for value in [*args, *env.values()]:
             assert ".svc" not in value and "0.0.0.0" not in value, f"unmapped address {value}"
-        if argv0[0] == "memcached":
+        if args[0] == "memcached":
             # The same args, with the pod's port and a loopback bind; memcached runs as root
             # only when told to (the pod runs it as its own user).
             args = [str(ports["memcache"]) if prev == "-p" else a
-                    for prev, a in zip([None, *args], args)][1:]
+                    for prev, a in zip([None, *args], args)]
             args += ["-l", "127.0.0.1", "-U", "0"] + (["-u", "root"] if os.geteuid() == 0 else [])
         process = Process(pod, [*argv0, *args, *extra],
                           env={"PATH": os.environ["PATH"], **env})
@@ -233,7 +236,8 @@ def assert_pods_pass_their_probes(d: Deployment):
         for kind in ("readinessProbe", "livenessProbe"):
             url = probe_url(pod, c[kind])
             wait_for(lambda: pod["process"].alive() and http("GET", url, timeout=2)[0] == 200,
-                     30, f"{pod['process'].name} answering {kind} {url}\n{pod['process'].output()}")
+                     30, lambda: f"{pod['process'].name} answering {kind} {url}:\n"
+                                 f"{pod['process'].output()}")
         # It really runs what the manifest says: the role and the memcached item size.
         assert pod["args"][0] == c["args"][0]
         assert pod["env"]["STORMSCOPE_MEMCACHED_ITEM_SIZE"] == "2MiB"

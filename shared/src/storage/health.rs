@@ -30,13 +30,19 @@ impl Health {
 
     pub fn report_success(&self, source: &'static str) {
         let mut sources = self.sources.lock().expect("health lock");
-        if let Some(HealthState::Failing(since, _)) = sources.insert(source, HealthState::Healthy) {
-            tracing::warn!(
-                source,
-                failing_for_s = since.elapsed().as_secs_f64(),
-                "degraded mode ended: {source} is healthy again"
-            );
-            metrics::gauge!("stormscope_degraded", "source" => source).set(0.0);
+        match sources.insert(source, HealthState::Healthy) {
+            Some(HealthState::Failing(since, _)) => {
+                tracing::warn!(
+                    source,
+                    failing_for_s = since.elapsed().as_secs_f64(),
+                    "degraded mode ended: {source} is healthy again"
+                );
+                metrics::gauge!("stormscope_degraded", "source" => source).set(0.0);
+            }
+            // The first outcome of a source: the gauge exists from then on, so that alerts
+            // and dashboards see 0 rather than no series before the first outage.
+            None => metrics::gauge!("stormscope_degraded", "source" => source).set(0.0),
+            Some(HealthState::Healthy) => {}
         }
     }
 

@@ -105,6 +105,7 @@ impl MemcachedStorage {
             servers: addrs
                 .into_iter()
                 .map(|addr| {
+                    breaker_gauge(&addr, false);
                     Arc::new(Server {
                         pool: Pool::new(&addr, config.pool_size),
                         breaker: Breaker::new(config.breaker_failures),
@@ -380,6 +381,13 @@ impl Storage for MemcachedStorage {
     }
 }
 
+/// `stormscope_memcached_breaker_open{server}`: 1 while calls to `server` fail fast. Set for
+/// every server at start, so that the series exists before the first outage.
+fn breaker_gauge(server: &str, open: bool) {
+    metrics::gauge!("stormscope_memcached_breaker_open", "server" => server.to_owned())
+        .set(if open { 1.0 } else { 0.0 });
+}
+
 /// One server: its connections, its breaker and its timeouts.
 struct Server {
     addr: String,
@@ -452,6 +460,7 @@ impl Server {
         // Idle connections to a server that just failed are likely dead as well.
         self.pool.clear();
         if self.breaker.record_failure() {
+            breaker_gauge(&self.addr, true);
             tracing::warn!(
                 server = %self.addr,
                 %error,
@@ -485,6 +494,7 @@ impl Server {
                 };
                 if server.probe().await {
                     server.breaker.close();
+                    breaker_gauge(&server.addr, false);
                     tracing::info!(server = %server.addr, "memcached answers again: circuit closed");
                     return;
                 }
