@@ -32,11 +32,15 @@ pub struct Degraded {
     pub sources: Vec<&'static str>,
     /// Reports the index knows of that no source could provide.
     pub missing_reports: usize,
+    /// A tenant's first answer, made from the newest 3-second quantum of its window while the
+    /// whole window is merged (see [`crate::live::LiveWindows::merged_from_bodies`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial_window: bool,
 }
 
 impl Degraded {
     pub fn is_degraded(&self) -> bool {
-        !self.sources.is_empty() || self.missing_reports > 0
+        !self.sources.is_empty() || self.missing_reports > 0 || self.partial_window
     }
 }
 

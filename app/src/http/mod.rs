@@ -165,6 +165,9 @@ fn flagged(mut response: HttpResponse, degraded: &Degraded) -> HttpResponse {
     if degraded.missing_reports > 0 {
         sources.push("missing-reports");
     }
+    if degraded.partial_window {
+        sources.push("partial-window");
+    }
     if !sources.is_empty() {
         let value = HeaderValue::from_str(&sources.join(",")).expect("ASCII source names");
         response
@@ -217,7 +220,7 @@ async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
             .read_stored(&tenant, end, state.window, &held)
             .await
         {
-            let (report, lineage) = state.live.merged_from_bodies(
+            let (report, lineage, partial) = state.live.merged_from_bodies(
                 &tenant,
                 &stored.keys,
                 stored.fresh,
@@ -227,10 +230,12 @@ async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
             state
                 .live
                 .evict(state.budget.share(crate::budget::Cache::LiveWindows));
+            let mut degraded = stored.degraded;
+            degraded.partial_window = partial;
             return Snapshot {
                 report,
                 lineage: Some(lineage),
-                degraded: stored.degraded,
+                degraded,
                 tenant,
             };
         }

@@ -225,6 +225,7 @@ mod tests {
         let degraded = Degraded {
             sources: vec!["cache"],
             missing_reports: 1,
+            partial_window: false,
         };
         let flagged = message(Some(&Nodes::new()), &Nodes::new(), &degraded);
         assert_eq!(

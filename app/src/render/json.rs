@@ -64,6 +64,7 @@ mod tests {
                 Degraded {
                     sources: vec!["cache"],
                     missing_reports: 2,
+                    partial_window: false,
                 },
             ] {
                 let ours: serde_json::Value =
