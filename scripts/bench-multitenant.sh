@@ -18,8 +18,13 @@ PROBES_PER_TENANT="${PROBES_PER_TENANT:-4}"
 PROBES=$(( TENANTS * PROBES_PER_TENANT ))
 
 bash scripts/install-test-deps.sh >/dev/null
-cargo build --release --quiet --bin stormscope
-BIN=target/release/stormscope
+# STORMSCOPE_BIN=path uses that release binary instead of building one.
+if [ -n "${STORMSCOPE_BIN:-}" ]; then
+    BIN="${STORMSCOPE_BIN}"
+else
+    cargo build --release --quiet --bin stormscope
+    BIN=target/release/stormscope
+fi
 APP_BIN="${APP_BIN:-${BIN}}"
 WORK=$(mktemp -d)
 pids=()
