@@ -39,6 +39,9 @@ struct Merged {
     lineage: Lineage,
     keys: HashSet<String>,
     parts: BTreeMap<(TopologyKind, String), Node>,
+    /// Set on a tenant's first answer, made from the newest quantum alone while the whole
+    /// window is merged in the background: the reports older than this are not in it.
+    partial_from: Option<i64>,
 }
 
 /// Which version of which merged state a report is, and which nodes each merge into that
@@ -173,6 +176,7 @@ impl Merged {
             lineage: Lineage::built(),
             keys,
             parts,
+            partial_from: None,
         }
     }
 
@@ -317,6 +321,44 @@ fn advance(
     (merged.report.clone(), merged.lineage.clone())
 }
 
+/// Windows of more reports than this are answered from their newest quantum first.
+pub const FIRST_ANSWER_MIN: usize = 64;
+
+/// A tenant's first answer, from the newest quantum of `bodies` (the whole window, oldest
+/// first), with the whole window merged in the background; `None` when the tenant has a state
+/// already, or the window is small enough to merge at once.
+fn first_answer(
+    live: &Arc<TenantLive>,
+    bodies: &[(String, Bytes)],
+    limits: &Limits,
+) -> Option<(Arc<Report>, Lineage, bool)> {
+    let mut guard = live.merged.lock().expect("live window lock");
+    if guard.is_some() || bodies.len() <= FIRST_ANSWER_MIN {
+        return None;
+    }
+    let newest = bodies.iter().filter_map(|(k, _)| report_time_ms(k)).max()?;
+    let from = newest - QUANTUM_MS;
+    let recent: Vec<(String, Bytes)> = bodies
+        .iter()
+        .filter(|(k, _)| report_time_ms(k).is_some_and(|t| t > from))
+        .cloned()
+        .collect();
+    let mut merged = Merged::build_from_bodies(&recent, limits);
+    merged.partial_from = Some(from + 1);
+    let answer = (merged.report.clone(), merged.lineage.clone(), true);
+    live.install(&mut guard, merged);
+    if !live.rebuilding.swap(true, Ordering::AcqRel) {
+        let (live, whole, limits) = (live.clone(), bodies.to_vec(), limits.clone());
+        std::thread::spawn(move || {
+            let rebuilt = Merged::build_from_bodies(&whole, &limits);
+            let mut guard = live.merged.lock().expect("live window lock");
+            live.install(&mut guard, rebuilt);
+            live.rebuilding.store(false, Ordering::Release);
+        });
+    }
+    Some(answer)
+}
+
 /// A stored body decoded; `None` (and logged) for one that does not decode.
 fn decode_body(key: &str, body: &[u8], limits: &Limits) -> Option<Report> {
     match codec::decode(body, Compression::Gzip, Format::Msgpack, limits) {
@@ -398,6 +440,12 @@ impl LiveWindows {
     /// state keeps the window's bodies as stored (compressed, a few kilobytes each) rather than
     /// decoded: a merge decodes only the reports it adds, and a rebuild decodes the window a
     /// chunk at a time.
+    ///
+    /// A tenant's first query does not wait for its whole window: when there is no state and
+    /// the window holds more than [`FIRST_ANSWER_MIN`] reports, it is answered from the newest
+    /// quantum's reports (a probe sends a full report every quantum, so every node is there,
+    /// with fewer metric samples) while the whole window is merged in the background. The
+    /// third value says whether the answer is such a partial one.
     pub fn merged_from_bodies(
         &self,
         tenant: &TenantId,
@@ -405,7 +453,7 @@ impl LiveWindows {
         fresh: Vec<(String, Bytes)>,
         start_ms: i64,
         limits: &Limits,
-    ) -> (Arc<Report>, Lineage) {
+    ) -> (Arc<Report>, Lineage, bool) {
         let live = self.tenant(tenant);
         let current: HashSet<&str> = keys.iter().map(String::as_str).collect();
         let bodies: Vec<(String, Bytes)> = {
@@ -416,25 +464,35 @@ impl LiveWindows {
                 .filter_map(|k| Some((k.clone(), stash.get(k)?.clone())))
                 .collect()
         };
+        if let Some(answer) = first_answer(&live, &bodies, limits) {
+            return answer;
+        }
         let held: Vec<&str> = bodies.iter().map(|(k, _)| k.as_str()).collect();
         let owned = bodies.clone();
         let background_limits = limits.clone();
-        advance(
+        let mut partial = false;
+        let (report, lineage) = advance(
             &live,
             &held,
             start_ms,
             || Merged::build_from_bodies(&bodies, limits),
             move || Merged::build_from_bodies(&owned, &background_limits),
             |merged| {
+                partial = merged.partial_from.is_some();
                 for (key, body) in &bodies {
-                    if !merged.keys.contains(key)
+                    let older = merged
+                        .partial_from
+                        .is_some_and(|from| report_time_ms(key).is_none_or(|t| t < from));
+                    if !older
+                        && !merged.keys.contains(key)
                         && let Some(report) = decode_body(key, body, limits)
                     {
                         merged.absorb(key, &report);
                     }
                 }
             },
-        )
+        );
+        (report, lineage, partial)
     }
 
     /// The bytes the live windows hold (their merged reports, estimated when built, and their
@@ -633,8 +691,9 @@ mod tests {
                 .cloned()
                 .collect();
             assert_eq!(fresh.len(), 1);
-            let (ours, _) =
+            let (ours, _, partial) =
                 live.merged_from_bodies(&tenant, &keys[..end], fresh, start(0), &limits);
+            assert!(!partial, "a window this small is merged at once");
             let expected = from_scratch(&reports[..end]);
             for ((kind, a), (_, b)) in ours.topologies().zip(expected.topologies()) {
                 assert_eq!(a.nodes, b.nodes, "{kind:?} after {end} reports");
@@ -647,6 +706,51 @@ mod tests {
             assert_eq!(a.nodes, b.nodes, "{kind:?} rebuilt");
         }
         assert!(live.bytes() > 0);
+    }
+
+    #[test]
+    fn a_first_answer_comes_from_the_newest_quantum_then_the_whole_window() {
+        let tenant = TenantId::new("t").unwrap();
+        // 100 hosts reporting 100 ms apart: the newest 3 s hold the last 30.
+        let reports: Vec<(String, Arc<Report>)> = (0..100)
+            .map(|host| {
+                let mut spec = SynthSpec::probe(host, host as usize, 100);
+                spec.processes_per_host = 2;
+                spec.connections_per_host = 2;
+                spec.ts = Timestamp::from_unix_millis(T0);
+                let key =
+                    stormscope_shared::keys::report_key(&tenant, T0 + host as i64 * 100, "c", 0);
+                (key, Arc::new(generate(&spec)))
+            })
+            .collect();
+        let bodies = stored(&reports);
+        let keys: Vec<String> = reports.iter().map(|(k, _)| k.clone()).collect();
+        let live = LiveWindows::default();
+        let limits = Limits::default();
+        let (first, _, partial) =
+            live.merged_from_bodies(&tenant, &keys, bodies.clone(), T0, &limits);
+        assert!(partial, "the first answer says it is partial");
+        let hosts = first.topology(TopologyKind::Host).nodes.len();
+        assert!(
+            (29..=31).contains(&hosts),
+            "the newest quantum's hosts: {hosts}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (now, _, partial) =
+                live.merged_from_bodies(&tenant, &keys, Vec::new(), T0, &limits);
+            if !partial {
+                assert_eq!(now.topology(TopologyKind::Host).nodes.len(), 100);
+                break;
+            }
+            assert_eq!(
+                now.topology(TopologyKind::Host).nodes.len(),
+                hosts,
+                "older reports wait for the whole window's merge"
+            );
+            assert!(Instant::now() < deadline, "the whole window never landed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]

@@ -40,18 +40,29 @@ pub struct Degraded {
     /// store, a full spool): the answer may be whole, but ingest is not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ingest: Vec<IngestHealth>,
+    /// A tenant's first answer, made from the newest 3-second quantum of its window while the
+    /// whole window is merged (see [`crate::live::LiveWindows::merged_from_bodies`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial_window: bool,
 }
 
 impl Degraded {
     pub fn is_degraded(&self) -> bool {
-        !self.sources.is_empty() || self.missing_reports > 0 || !self.ingest.is_empty()
+        !self.sources.is_empty()
+            || self.missing_reports > 0
+            || !self.ingest.is_empty()
+            || self.partial_window
     }
 
-    /// The `X-Stormscope-Degraded` value: the failing sources, `missing-reports`, `ingest`.
+    /// The `X-Stormscope-Degraded` value: the failing sources, `missing-reports`,
+    /// `partial-window`, `ingest`.
     pub fn header_tokens(&self) -> Vec<&'static str> {
         let mut tokens = self.sources.clone();
         if self.missing_reports > 0 {
             tokens.push("missing-reports");
+        }
+        if self.partial_window {
+            tokens.push("partial-window");
         }
         if !self.ingest.is_empty() {
             tokens.push("ingest");

@@ -261,7 +261,7 @@ async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
             .read_stored(&tenant, end, state.window, &held)
             .await
         {
-            let (report, lineage) = state.live.merged_from_bodies(
+            let (report, lineage, partial) = state.live.merged_from_bodies(
                 &tenant,
                 &stored.keys,
                 stored.fresh,
@@ -271,10 +271,12 @@ async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
             state
                 .live
                 .evict(state.budget.share(crate::budget::Cache::LiveWindows));
+            let mut degraded = stored.degraded;
+            degraded.partial_window = partial;
             return Snapshot {
                 report,
                 lineage: Some(lineage),
-                degraded: stored.degraded,
+                degraded,
                 tenant,
             };
         }

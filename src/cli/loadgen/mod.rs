@@ -46,6 +46,10 @@ pub struct LoadgenArgs {
     /// Tenant to send in --tenant-header.
     #[arg(long)]
     tenant: Option<String>,
+    /// Spread the probes over this many tenants (`<tenant>-<n>`, probe p in tenant p mod N,
+    /// `--tenant` defaulting to `tenant`); queries go to each tenant in turn.
+    #[arg(long, default_value_t = 1)]
+    tenants: usize,
     #[arg(long, default_value = "X-Scope-OrgID")]
     tenant_header: String,
     /// A process to report the memory of (the collector's pid): peak and current RSS.
@@ -78,6 +82,7 @@ struct Stats {
 
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.probes > 0, "--probes must be at least 1");
+    anyhow::ensure!(args.tenants > 0, "--tenants must be at least 1");
     let bodies = prepare_bodies(&args)?;
     eprintln!(
         "loadgen: {} probes, {} distinct bodies, target {}",
@@ -183,7 +188,10 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
         tokio::spawn(query::run(query::QueryPlan {
             app,
             paths: args.query_path.clone(),
-            tenant: args.tenant.clone().map(|t| (args.tenant_header.clone(), t)),
+            tenants: tenants(&args)
+                .into_iter()
+                .map(|t| (args.tenant_header.clone(), t))
+                .collect(),
             warmup: args.query_warmup,
             until: deadline,
             app_pid: args.query_pid,
@@ -205,8 +213,8 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
         if let Some(token) = &args.token {
             request = request.header("Authorization", format!("Scope-Probe token={token}"));
         }
-        if let Some(tenant) = &args.tenant {
-            request = request.header(args.tenant_header.as_str(), tenant.as_str());
+        if let Some(tenant) = tenant_of(&args, probe) {
+            request = request.header(args.tenant_header.as_str(), tenant);
         }
         let task_stats = stats.clone();
         tokio::spawn(async move {
@@ -275,6 +283,23 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
         );
     }
     Ok(())
+}
+
+/// Every tenant the probes post as: none (no header), `--tenant`, or `--tenants` of them.
+fn tenants(args: &LoadgenArgs) -> Vec<String> {
+    match (args.tenants, &args.tenant) {
+        (1, None) => Vec::new(),
+        (1, Some(t)) => vec![t.clone()],
+        (n, t) => {
+            let prefix = t.as_deref().unwrap_or("tenant");
+            (0..n).map(|i| format!("{prefix}-{i}")).collect()
+        }
+    }
+}
+
+fn tenant_of(args: &LoadgenArgs, probe: usize) -> Option<String> {
+    let all = tenants(args);
+    (!all.is_empty()).then(|| all[probe % all.len()].clone())
 }
 
 fn summary_line(s: &Stats, elapsed: Duration) -> String {

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 pub struct QueryPlan {
     pub app: String,
     pub paths: Vec<String>,
-    pub tenant: Option<(String, String)>,
+    /// (header, tenant) pairs queried in turn; empty: no tenant header.
+    pub tenants: Vec<(String, String)>,
     /// Posting alone this long first, so the window is full when querying starts.
     pub warmup: Duration,
     pub until: Instant,
@@ -24,6 +25,9 @@ struct PathStats {
     failures: BTreeMap<String, u64>,
     degraded: u64,
     last_body: bytes::Bytes,
+    /// The latency of each tenant's first query of this path: what a user opening the view
+    /// waits for while the app reads the tenant's window.
+    first_us: Vec<u64>,
 }
 
 /// Runs the query loop to `plan.until`; returns the lines to print.
@@ -35,50 +39,63 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
         .expect("an HTTP client");
     let mut stats: BTreeMap<&str, PathStats> = BTreeMap::new();
     let mut peak_rss = 0;
+    let no_tenant = [None];
+    let tenants: Vec<Option<&(String, String)>> = if plan.tenants.is_empty() {
+        no_tenant.to_vec()
+    } else {
+        plan.tenants.iter().map(Some).collect()
+    };
+    let mut queried: std::collections::HashSet<(usize, usize)> = Default::default();
     while Instant::now() < plan.until {
-        for path in &plan.paths {
-            let mut request = client.get(format!("{}{path}", plan.app.trim_end_matches('/')));
-            if let Some((name, value)) = &plan.tenant {
-                request = request.header(name.as_str(), value.as_str());
-            }
-            let started = Instant::now();
-            let outcome = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let degraded = response.headers().contains_key("x-stormscope-degraded");
-                    let server_ms = response
-                        .headers()
-                        .get("server-timing")
-                        .and_then(|v| v.to_str().ok())
-                        .map(server_timing)
-                        .unwrap_or_default();
-                    response
-                        .bytes()
-                        .await
-                        .map(|b| (status, degraded, server_ms, b))
+        for (t, tenant) in tenants.iter().enumerate() {
+            for (p, path) in plan.paths.iter().enumerate() {
+                let first = queried.insert((t, p));
+                let mut request = client.get(format!("{}{path}", plan.app.trim_end_matches('/')));
+                if let Some((name, value)) = tenant {
+                    request = request.header(name.as_str(), value.as_str());
                 }
-                Err(e) => Err(e),
-            };
-            let elapsed = started.elapsed();
-            let s = stats.entry(path).or_default();
-            match outcome {
-                Ok((status, degraded, server_ms, body)) if status.is_success() => {
-                    s.latencies_us.push(elapsed.as_micros() as u64);
-                    for (part, ms) in server_ms {
-                        s.server_us
-                            .entry(part)
-                            .or_default()
-                            .push((ms * 1000.0) as u64);
+                let started = Instant::now();
+                let outcome = match request.send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        let degraded = response.headers().contains_key("x-stormscope-degraded");
+                        let server_ms = response
+                            .headers()
+                            .get("server-timing")
+                            .and_then(|v| v.to_str().ok())
+                            .map(server_timing)
+                            .unwrap_or_default();
+                        response
+                            .bytes()
+                            .await
+                            .map(|b| (status, degraded, server_ms, b))
                     }
-                    s.degraded += u64::from(degraded);
-                    // Parsed once at the end: parsing every answer would take the CPU the
-                    // app is being measured on.
-                    s.last_body = body;
+                    Err(e) => Err(e),
+                };
+                let elapsed = started.elapsed();
+                let s = stats.entry(path).or_default();
+                match outcome {
+                    Ok((status, degraded, server_ms, body)) if status.is_success() => {
+                        s.latencies_us.push(elapsed.as_micros() as u64);
+                        if first {
+                            s.first_us.push(elapsed.as_micros() as u64);
+                        }
+                        for (part, ms) in server_ms {
+                            s.server_us
+                                .entry(part)
+                                .or_default()
+                                .push((ms * 1000.0) as u64);
+                        }
+                        s.degraded += u64::from(degraded);
+                        // Parsed once at the end: parsing every answer would take the CPU the
+                        // app is being measured on.
+                        s.last_body = body;
+                    }
+                    Ok((status, _, _, _)) => {
+                        *s.failures.entry(status.as_str().to_owned()).or_default() += 1
+                    }
+                    Err(e) => *s.failures.entry(e.to_string()).or_default() += 1,
                 }
-                Ok((status, _, _, _)) => {
-                    *s.failures.entry(status.as_str().to_owned()).or_default() += 1
-                }
-                Err(e) => *s.failures.entry(e.to_string()).or_default() += 1,
             }
         }
         if let Some(pid) = plan.app_pid {
@@ -101,13 +118,17 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
                 .ok()
                 .and_then(|v| v["nodes"].as_object().map(|n| n.len()))
                 .unwrap_or(0);
+            let first = sorted_ms(&s.first_us);
             format!(
-                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms (in the app: {}) nodes={} body={:.1}MiB degraded={} failures={:?}",
+                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms first query: n={} p50={:.1}ms max={:.1}ms (in the app: {}) nodes={} body={:.1}MiB degraded={} failures={:?}",
                 sorted.len(),
                 pct(&sorted, 0.5),
                 pct(&sorted, 0.9),
                 pct(&sorted, 0.99),
                 sorted.last().copied().unwrap_or(0.0),
+                first.len(),
+                pct(&first, 0.5),
+                first.last().copied().unwrap_or(0.0),
                 server.join(", "),
                 nodes,
                 s.last_body.len() as f64 / (1 << 20) as f64,
