@@ -31,6 +31,8 @@ pub struct AppConfig {
     pub merged_quanta: usize,
     pub tenancy: Tenancy,
     pub limits: Limits,
+    /// Caps on open topology websockets, per tenant and in all.
+    pub websockets: crate::sockets::SocketCaps,
 }
 
 impl AppConfig {
@@ -48,6 +50,7 @@ impl AppConfig {
             merged_quanta: 50,
             tenancy: Tenancy::Single,
             limits: Limits::default(),
+            websockets: Default::default(),
         }
     }
 }

@@ -15,6 +15,8 @@ pub mod quanta;
 pub mod render;
 pub mod rendered;
 pub mod server;
+pub mod sockets;
+pub mod ticks;
 pub mod window;
 
 pub use config::AppConfig;

@@ -320,8 +320,7 @@ mod tests {
     }
 
     fn demo() -> Vec<Report> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../testdata/scope-probe");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/scope-probe");
         let mut reports = Vec::new();
         for n in 1..=7 {
             for host in ["hostB", "hostA"] {

@@ -66,6 +66,8 @@ impl App {
             registries: crate::rendered::Rendered::new("registry", 8),
             kept_heads: Default::default(),
             quanta: crate::quanta::MergedQuanta::new(config.merged_quanta),
+            sockets: crate::sockets::Sockets::new(config.websockets),
+            ticks: Default::default(),
             tenancy: config.tenancy,
             window: config.window,
             hostname,

@@ -92,9 +92,7 @@ async fn setup_shared(s3: &S3Server) -> Setup {
 fn fixture() -> Report {
     let dir = std::env::var_os("STORMSCOPE_FIXTURES")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
-        });
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata"));
     let body = std::fs::read(dir.join("scope-probe/hostB-01-full.msgpack.gz")).unwrap();
     codec::decode_sniffed(&body, &Limits::default()).unwrap()
 }

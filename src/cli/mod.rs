@@ -7,6 +7,7 @@ mod loadgen;
 mod probe;
 mod report;
 mod standalone;
+mod tokens;
 
 use clap::{Parser, Subcommand};
 

@@ -14,9 +14,7 @@ use stormscope_shared::{Limits, Report, codec};
 pub fn fixtures() -> PathBuf {
     std::env::var_os("STORMSCOPE_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
-        })
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata"))
 }
 
 pub fn read_json(rel: &str) -> serde_json::Value {
