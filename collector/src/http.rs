@@ -42,7 +42,9 @@ pub fn route_table() -> Vec<(actix_web::http::Method, String)> {
 fn routes(r: &mut Routes) {
     r.post("/api/report", post_report)
         .get("/api", details)
-        .get("/healthz", || async { HttpResponse::Ok().body("ok\n") })
+        .get("/healthz", || async {
+            HttpResponse::Ok().content_type("text/plain").body("ok\n")
+        })
         .get("/readyz", ready)
         .get("/metrics", || async {
             HttpResponse::Ok()

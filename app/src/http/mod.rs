@@ -71,7 +71,9 @@ fn routes(r: &mut Routes) {
         // Before `{id}`, which would take `ws` for a node id.
         .get("/api/topology/{topology}/ws", ws::topology)
         .get("/api/topology/{topology}/{id}", details::node)
-        .get("/healthz", || async { HttpResponse::Ok().body("ok\n") })
+        .get("/healthz", || async {
+            HttpResponse::Ok().content_type("text/plain").body("ok\n")
+        })
         .get("/metrics", || async {
             HttpResponse::Ok()
                 .content_type("text/plain; version=0.0.4")
