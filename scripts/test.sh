@@ -26,5 +26,11 @@ cargo build --bin stormscope
 step "cargo test --workspace"
 cargo test --workspace
 
+step "schemathesis against a running standalone (scripts/schemathesis.sh)"
+bash scripts/schemathesis.sh
+
+step "a 60 s chaos run: no acknowledged report lost (scripts/chaos.sh)"
+bash scripts/chaos.sh 60s
+
 echo
 echo "==> all checks passed"

@@ -312,8 +312,7 @@ async fn drive(
         (&args.refused_file, &s.refused_ids),
     ] {
         if let Some(path) = path {
-            let mut text = ids.join("\n");
-            text.push('\n');
+            let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         }
     }
