@@ -482,3 +482,40 @@ async fn a_bad_segment_read_by_every_query_is_warned_about_once() {
     let suppressed = metric(&client, &url, "stormscope_log_suppressed_total").await;
     assert!(suppressed >= 19.0, "{suppressed}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_read_tokens_a_probes_token_cannot_read_the_topology() {
+    let s3 = shared_s3();
+    s3.create_bucket(BUCKET);
+    let dir = tempfile::tempdir().unwrap();
+    let (probe_tokens, read_tokens) = (dir.path().join("probe"), dir.path().join("read"));
+    std::fs::write(&probe_tokens, "probe-secret acme\n").unwrap();
+    std::fs::write(&read_tokens, "reader-secret acme\n").unwrap();
+    let a = ServerProcess::start_with_env(stormscope_bin(), s3_env(s3), move |port| {
+        let mut args: Vec<OsString> = [
+            "app",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--object-store",
+            &format!("s3://{BUCKET}"),
+            "--tenancy",
+            "token",
+            "--tokens-file",
+        ]
+        .map(OsString::from)
+        .to_vec();
+        args.push(probe_tokens.clone().into());
+        args.push("--read-tokens-file".into());
+        args.push(read_tokens.clone().into());
+        args
+    });
+    let client = reqwest::Client::new();
+    let status = |token: &'static str| {
+        let request = client
+            .get(format!("http://{}/api/topology/hosts", a.addr()))
+            .header("Authorization", format!("Scope-Probe token={token}"));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("reader-secret").await, 200);
+    assert_eq!(status("probe-secret").await, 401);
+}
