@@ -72,6 +72,9 @@ pub fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (the log's disk is full) is dropped; reporting it
+        // on stderr would panic, in whatever code was logging.
+        .log_internal_errors(false)
         .try_init();
 }
 

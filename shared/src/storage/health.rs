@@ -24,8 +24,16 @@ impl Health {
         Self::default()
     }
 
+    /// A panic while holding the lock (a log write failing on a full disk, say) leaves at worst
+    /// one stale state; refusing every later request over it would turn that into an outage.
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, HealthState>> {
+        self.sources
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub fn report_success(&self, source: &'static str) {
-        let mut sources = self.sources.lock().expect("health lock");
+        let mut sources = self.lock();
         if let Some(HealthState::Failing(since)) = sources.insert(source, HealthState::Healthy) {
             tracing::warn!(
                 source,
@@ -37,7 +45,7 @@ impl Health {
     }
 
     pub fn report_failure(&self, source: &'static str, error: &dyn std::fmt::Display) {
-        let mut sources = self.sources.lock().expect("health lock");
+        let mut sources = self.lock();
         let was_failing = matches!(sources.get(source), Some(HealthState::Failing(_)));
         if !was_failing {
             sources.insert(source, HealthState::Failing(Instant::now()));
@@ -48,7 +56,7 @@ impl Health {
 
     /// Sources failing now, sorted: the value of the degraded header.
     pub fn degraded(&self) -> Vec<&'static str> {
-        let sources = self.sources.lock().expect("health lock");
+        let sources = self.lock();
         sources
             .iter()
             .filter(|(_, s)| matches!(s, HealthState::Failing(_)))
@@ -57,7 +65,7 @@ impl Health {
     }
 
     pub fn is_healthy(&self, source: &str) -> bool {
-        let sources = self.sources.lock().expect("health lock");
+        let sources = self.lock();
         !matches!(sources.get(source), Some(HealthState::Failing(_)))
     }
 }
