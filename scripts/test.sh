@@ -32,5 +32,11 @@ bash scripts/ui-check.sh
 step "Helm chart and Dockerfile tests (scripts/chart-test.sh)"
 bash scripts/chart-test.sh
 
+step "schemathesis against a running standalone (scripts/schemathesis.sh)"
+bash scripts/schemathesis.sh
+
+step "a 60 s chaos run: no acknowledged report lost (scripts/chaos.sh)"
+bash scripts/chaos.sh 60s
+
 echo
 echo "==> all checks passed"

@@ -28,6 +28,8 @@ pub struct AppConfig {
     pub memory_budget: crate::budget::MemoryBudget,
     pub tenancy: Tenancy,
     pub limits: Limits,
+    /// Caps on open topology websockets, per tenant and in all.
+    pub websockets: crate::sockets::SocketCaps,
 }
 
 impl AppConfig {
@@ -44,6 +46,7 @@ impl AppConfig {
             memory_budget: crate::budget::MemoryBudget::default(),
             tenancy: Tenancy::Single,
             limits: Limits::default(),
+            websockets: Default::default(),
         }
     }
 }

@@ -19,6 +19,8 @@ pub mod render;
 pub mod rendered;
 pub mod server;
 pub mod size;
+pub mod sockets;
+pub mod ticks;
 pub mod window;
 
 pub use config::AppConfig;

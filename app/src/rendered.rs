@@ -5,7 +5,7 @@
 //! so no tenant is ever served another's render.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use stormscope_shared::tenancy::TenantId;
 
@@ -22,24 +22,10 @@ pub struct ViewKey {
 }
 
 impl ViewKey {
-    /// `query` is the request's query string; parameters that do not change the render (`t`,
-    /// `timestamp`) are left out, whether the request had any parameter at all is kept (Scope
-    /// filters a request without any differently).
-    pub fn new(tenant: &TenantId, version: u64, view: &str, query: &str) -> Self {
-        let mut params: Vec<&str> = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .filter(|p| {
-                let name = p.split('=').next().unwrap_or_default();
-                name != "t" && name != "timestamp"
-            })
-            .collect();
-        params.sort_unstable();
-        let options = if query.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", params.join("&"))
-        };
+    /// `options` is what of the request's options changes the render
+    /// ([`crate::render::render_key`]), so requests differing only in parameters that change
+    /// nothing share one render.
+    pub fn new(tenant: &TenantId, version: u64, view: &str, options: String) -> Self {
         ViewKey {
             tenant: tenant.clone(),
             version,
@@ -64,8 +50,12 @@ pub struct Rendered<V> {
     /// What is kept, for the metric: `view` or `registry`.
     kind: &'static str,
     capacity: usize,
-    entries: Mutex<VecDeque<(ViewKey, Arc<V>)>>,
+    entries: Mutex<VecDeque<(ViewKey, Slot<V>)>>,
 }
+
+/// A render being made or made: requests for the same key while it is being made wait for it
+/// rather than rendering it again (sockets on one view tick together).
+type Slot<V> = Arc<OnceLock<Arc<V>>>;
 
 impl<V> Rendered<V> {
     pub fn new(kind: &'static str, capacity: usize) -> Self {
@@ -77,24 +67,38 @@ impl<V> Rendered<V> {
     }
 
     /// The render under `key`, or `render()` kept under it. Without a key (history), renders.
+    /// A caller asking for a key being rendered by another waits for that render: call it
+    /// off the async workers.
     pub fn get_or_render(&self, key: Option<ViewKey>, render: impl FnOnce() -> V) -> Arc<V> {
         let Some(key) = key else {
             return Arc::new(render());
         };
-        if let Some((_, hit)) = self.lock().iter().find(|(k, _)| *k == key) {
-            self.count("hit");
-            return hit.clone();
-        }
-        self.count("miss");
+        let slot = {
+            let mut entries = self.lock();
+            match entries.iter().find(|(k, _)| *k == key) {
+                Some((_, slot)) => slot.clone(),
+                None => {
+                    // An older version of the same view is never asked for again: the window
+                    // moved on.
+                    entries.retain(|(k, _)| !k.same_view(&key));
+                    let slot = Slot::default();
+                    entries.push_back((key, slot.clone()));
+                    while entries.len() > self.capacity {
+                        entries.pop_front();
+                    }
+                    slot
+                }
+            }
+        };
         // Rendered without the lock: a large view takes a while, and other keys need not wait.
-        let nodes = Arc::new(render());
-        let mut entries = self.lock();
-        // An older version of the same view is never asked for again: the window moved on.
-        entries.retain(|(k, _)| !k.same_view(&key));
-        entries.push_back((key, nodes.clone()));
-        while entries.len() > self.capacity {
-            entries.pop_front();
-        }
+        let mut rendered = false;
+        let nodes = slot
+            .get_or_init(|| {
+                rendered = true;
+                Arc::new(render())
+            })
+            .clone();
+        self.count(if rendered { "miss" } else { "hit" });
         nodes
     }
 
@@ -107,7 +111,7 @@ impl<V> Rendered<V> {
         .increment(1);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(ViewKey, Arc<V>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(ViewKey, Slot<V>)>> {
         self.entries.lock().expect("rendered views lock")
     }
 }
@@ -132,13 +136,27 @@ mod tests {
         let views = RenderedViews::new("view", 4);
         let a = TenantId::new("a").unwrap();
         let mut renders = 0;
-        for query in ["t=5s&system=all", "system=all&timestamp=x", "system=all"] {
-            views.get_or_render(Some(ViewKey::new(&a, 1, "containers", query)), || {
+        let key = |query: &str| {
+            crate::render::render_key(
+                &Default::default(),
+                &["containers"],
+                &crate::render::Options::from_query(query),
+            )
+        };
+        for query in [
+            "t=5s&system=all",
+            "system=all&timestamp=x",
+            "system=all&junk=1",
+        ] {
+            views.get_or_render(Some(ViewKey::new(&a, 1, "containers", key(query))), || {
                 renders += 1;
                 node("x")
             });
         }
-        assert_eq!(renders, 1, "t and timestamp do not change the render");
+        assert_eq!(
+            renders, 1,
+            "t, timestamp and unknown parameters do not change the render"
+        );
         // Another version, view, option set, or no parameter at all: each renders anew.
         for (version, view, query) in [
             (2, "containers", "system=all"),
@@ -146,7 +164,7 @@ mod tests {
             (1, "containers", "system=application"),
             (1, "containers", ""),
         ] {
-            views.get_or_render(Some(ViewKey::new(&a, version, view, query)), || {
+            views.get_or_render(Some(ViewKey::new(&a, version, view, key(query))), || {
                 renders += 1;
                 node("y")
             });
@@ -155,12 +173,39 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_requests_for_one_key_render_once() {
+        let views = Arc::new(RenderedViews::new("view", 4));
+        let a = TenantId::new("a").unwrap();
+        let renders = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (views, a, renders) = (views.clone(), a.clone(), renders.clone());
+                std::thread::spawn(move || {
+                    views.get_or_render(Some(ViewKey::new(&a, 1, "hosts", String::new())), || {
+                        renders.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        node("h")
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().unwrap().contains_key("h"));
+        }
+        assert_eq!(renders.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
     fn tenants_never_share_a_render() {
         let views = RenderedViews::new("view", 4);
         let a = TenantId::new("a").unwrap();
         let b = TenantId::new("b").unwrap();
-        views.get_or_render(Some(ViewKey::new(&a, 7, "hosts", "")), || node("a-host"));
-        let theirs = views.get_or_render(Some(ViewKey::new(&b, 7, "hosts", "")), || node("b-host"));
+        views.get_or_render(Some(ViewKey::new(&a, 7, "hosts", String::new())), || {
+            node("a-host")
+        });
+        let theirs = views.get_or_render(Some(ViewKey::new(&b, 7, "hosts", String::new())), || {
+            node("b-host")
+        });
         assert!(theirs.contains_key("b-host") && !theirs.contains_key("a-host"));
     }
 
@@ -177,10 +222,13 @@ mod tests {
         }
         assert_eq!(renders, 2);
         for version in [1, 2, 3, 1] {
-            views.get_or_render(Some(ViewKey::new(&a, version, "hosts", "")), || {
-                renders += 1;
-                node("v")
-            });
+            views.get_or_render(
+                Some(ViewKey::new(&a, version, "hosts", String::new())),
+                || {
+                    renders += 1;
+                    node("v")
+                },
+            );
         }
         assert_eq!(renders, 6, "version 1 was dropped when 3 came");
     }
@@ -190,14 +238,18 @@ mod tests {
         let views = RenderedViews::new("view", 8);
         let a = TenantId::new("a").unwrap();
         for version in 1..=5 {
-            views.get_or_render(Some(ViewKey::new(&a, version, "hosts", "")), || node("v"));
-            views.get_or_render(Some(ViewKey::new(&a, version, "processes", "")), || {
-                node("p")
-            });
+            views.get_or_render(
+                Some(ViewKey::new(&a, version, "hosts", String::new())),
+                || node("v"),
+            );
+            views.get_or_render(
+                Some(ViewKey::new(&a, version, "processes", String::new())),
+                || node("p"),
+            );
         }
         assert_eq!(views.lock().len(), 2, "one render per view, the newest");
         let mut rendered = false;
-        views.get_or_render(Some(ViewKey::new(&a, 5, "hosts", "")), || {
+        views.get_or_render(Some(ViewKey::new(&a, 5, "hosts", String::new())), || {
             rendered = true;
             node("v")
         });

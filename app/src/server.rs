@@ -79,6 +79,8 @@ impl App {
             kept_heads: Default::default(),
             quanta: crate::quanta::MergedQuanta::new(config.memory_budget.share(Cache::Quanta)),
             budget: config.memory_budget,
+            sockets: crate::sockets::Sockets::new(config.websockets),
+            ticks: Default::default(),
             tenancy: config.tenancy,
             window: config.window,
             hostname,

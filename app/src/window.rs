@@ -15,7 +15,7 @@ use stormscope_shared::report_cache::ReportCache;
 use stormscope_shared::storage::{Storage, StorageError};
 use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::time::Timestamp;
-use stormscope_shared::{Format, Limits, Report, keys, segment};
+use stormscope_shared::{Format, Limits, Report, keys, log_limit, segment};
 
 use crate::decoded_cache::DecodedCache;
 use crate::render::parallel::par_map_heavy;
@@ -266,7 +266,9 @@ impl WindowReader {
                 let entries = match segment::decode(&bytes) {
                     Ok(entries) => entries,
                     Err(e) => {
-                        tracing::warn!(segment = name, error = %e, "unreadable segment skipped");
+                        if let Some(suppressed) = log_limit::allow("unreadable_segment", name) {
+                            tracing::warn!(segment = name, error = %e, suppressed, "unreadable segment skipped (said once a minute per segment)");
+                        }
                         continue;
                     }
                 };
@@ -329,7 +331,9 @@ impl WindowReader {
                     (key, Some(report))
                 }
                 Err(e) => {
-                    tracing::warn!(key, error = %e, "stored report does not decode; treated as missing");
+                    if let Some(suppressed) = log_limit::allow("undecodable_report", &key) {
+                        tracing::warn!(key, error = %e, suppressed, "stored report does not decode; treated as missing (said once a minute per report)");
+                    }
                     (key, None)
                 }
             })

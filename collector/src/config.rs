@@ -39,6 +39,9 @@ pub struct CollectorConfig {
     pub limits: Limits,
     /// `--app.max-topology-nodes`: topologies over this many nodes (per host) are dropped.
     pub max_topology_nodes: usize,
+    /// How long a probe may take to send its body once its headers arrived; a slower sender
+    /// gets 408, so it cannot hold a request open for ever.
+    pub body_read_timeout: Duration,
 }
 
 impl CollectorConfig {
@@ -61,6 +64,7 @@ impl CollectorConfig {
             tenancy: Tenancy::Single,
             limits: Limits::default(),
             max_topology_nodes: 10_000,
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -17,11 +17,16 @@ pub enum IngestError {
     BodyTooLarge(usize),
     #[error("reading the body: {0}")]
     Body(String),
+    #[error("the body did not arrive within {0:?}")]
+    BodyTimeout(std::time::Duration),
     /// The spool is full: nothing can be accepted durably until the object store drains it.
     #[error("spool full ({bytes} of {max} bytes); retry later")]
     SpoolFull { bytes: u64, max: u64 },
     #[error("spool unavailable: {0}")]
     Spool(String),
+    /// A bug or a runtime shutting down, never the probe's doing.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl IngestError {
@@ -33,8 +38,10 @@ impl IngestError {
             IngestError::Decode(e) => e.kind(),
             IngestError::BodyTooLarge(_) => "compressed_size",
             IngestError::Body(_) => "body",
+            IngestError::BodyTimeout(_) => "body_timeout",
             IngestError::SpoolFull { .. } => "spool_full",
             IngestError::Spool(_) => "spool",
+            IngestError::Internal(_) => "internal",
         }
     }
 }
@@ -51,9 +58,11 @@ impl ResponseError for IngestError {
             IngestError::Decode(e) if e.is_too_large() => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::Decode(_) => StatusCode::BAD_REQUEST,
             IngestError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IngestError::SpoolFull { .. } | IngestError::Spool(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            IngestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -83,6 +92,10 @@ mod tests {
             (DecodeError::limit(Limit::NestingDepth, 1).into(), 400),
             (IngestError::BodyTooLarge(1), 413),
             (IngestError::SpoolFull { bytes: 2, max: 1 }, 503),
+            (
+                IngestError::BodyTimeout(std::time::Duration::from_secs(1)),
+                408,
+            ),
         ];
         for (err, status) in cases {
             assert_eq!(err.status_code().as_u16(), status, "{err}");

@@ -7,11 +7,12 @@ use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use stormscope_shared::Format;
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::keys;
+use stormscope_shared::routes::Routes;
 use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::time::Timestamp;
+use stormscope_shared::{Format, Limits};
 
 use crate::error::IngestError;
 use crate::spool::{Record, SpoolError};
@@ -20,23 +21,36 @@ use crate::telemetry;
 
 pub const DEGRADED_HEADER: &str = "X-Stormscope-Degraded";
 
+/// The most a body's buffer holds before any of it arrived, whatever Content-Length says.
+const INITIAL_BODY_BUFFER: usize = 64 << 10;
+
+/// Bodies larger than this (as sent) are checked and decoded on a blocking thread: inflating
+/// and checking several megabytes would stall every other request of the async worker.
+const DECODE_INLINE_BYTES: usize = 256 << 10;
+
 /// Registers every route; `App::new().app_data(state).configure(configure)`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/report", web::post().to(post_report))
-        .route("/api", web::get().to(details))
-        .route(
-            "/healthz",
-            web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
-        )
-        .route("/readyz", web::get().to(ready))
-        .route(
-            "/metrics",
-            web::get().to(|| async {
-                HttpResponse::Ok()
-                    .content_type("text/plain; version=0.0.4")
-                    .body(telemetry::render())
-            }),
-        );
+    routes(&mut Routes::Serve(cfg));
+}
+
+/// Every route the collector serves, as (method, path); the API document lists these.
+pub fn route_table() -> Vec<(actix_web::http::Method, String)> {
+    stormscope_shared::routes::list(routes)
+}
+
+/// The collector's routes, declared here and nowhere else.
+fn routes(r: &mut Routes) {
+    r.post("/api/report", post_report)
+        .get("/api", details)
+        .get("/healthz", || async {
+            HttpResponse::Ok().content_type("text/plain").body("ok\n")
+        })
+        .get("/readyz", ready)
+        .get("/metrics", || async {
+            HttpResponse::Ok()
+                .content_type("text/plain; version=0.0.4")
+                .body(telemetry::render())
+        });
 }
 
 fn with_degraded(mut response: HttpResponse, state: &CollectorState) -> HttpResponse {
@@ -99,18 +113,45 @@ async fn ingest(
     if declared.is_some_and(|n| n > max) {
         return Err(IngestError::BodyTooLarge(max));
     }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(16 << 10).min(max));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| IngestError::Body(e.to_string()))?;
-        if body.len() + chunk.len() > max {
-            return Err(IngestError::BodyTooLarge(max));
+    // The buffer grows with what arrives: a client's Content-Length is only a claim, and
+    // reserving it up front would let idle connections hold the limit each.
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(INITIAL_BODY_BUFFER));
+    let deadline = state.config.body_read_timeout;
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| IngestError::Body(e.to_string()))?;
+            if body.len() + chunk.len() > max {
+                return Err(IngestError::BodyTooLarge(max));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(())
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .map_err(|_| IngestError::BodyTimeout(deadline))??;
     let body = body.freeze();
     metrics::counter!("stormscope_ingest_bytes_total").increment(body.len() as u64);
 
-    let stored = store_form(body, compression, format, state, &tenant)?;
+    let max_nodes = state.config.max_topology_nodes;
+    let stored = if body.len() > DECODE_INLINE_BYTES {
+        let limits = state.config.limits.clone();
+        let owner = tenant.clone();
+        tokio::task::spawn_blocking(move || {
+            store_form(body, compression, format, &limits, max_nodes, &owner)
+        })
+        .await
+        .map_err(|e| IngestError::Internal(format!("decoding the report stopped: {e}")))??
+    } else {
+        store_form(
+            body,
+            compression,
+            format,
+            &state.config.limits,
+            max_nodes,
+            &tenant,
+        )?
+    };
 
     let received_ms = Timestamp::now().unix_millis();
     let key = keys::report_key(
@@ -158,18 +199,18 @@ fn store_form(
     body: Bytes,
     compression: Compression,
     format: Format,
-    state: &CollectorState,
+    limits: &Limits,
+    max_topology_nodes: usize,
     tenant: &TenantId,
 ) -> Result<Bytes, IngestError> {
-    let limits = &state.config.limits;
     if compression == Compression::Gzip && format == Format::Msgpack {
         let checked = codec::check(&body, compression, format, limits)?;
-        if !checked.may_need_massage(state.config.max_topology_nodes) {
+        if !checked.may_need_massage(max_topology_nodes) {
             return Ok(body);
         }
     }
     let mut report = codec::decode(&body, compression, format, limits)?;
-    let massaged = report.massage(state.config.max_topology_nodes);
+    let massaged = report.massage(max_topology_nodes);
     if !massaged.dropped.is_empty() {
         tracing::warn!(tenant = %tenant, dropped = ?massaged.dropped, "report topologies over the node limit were dropped");
         metrics::counter!("stormscope_topologies_dropped_total")
@@ -195,15 +236,21 @@ async fn details(state: web::Data<CollectorState>) -> HttpResponse {
 }
 
 /// Ready while reports can be accepted durably: an object-store or cache outage does not
-/// change that; only a full spool does.
+/// change that; a full spool, or a spool whose writes fail (a full disk), does.
 async fn ready(state: web::Data<CollectorState>) -> HttpResponse {
     let stats = state.spool.stats();
-    let response = if state.spool_full() {
-        HttpResponse::ServiceUnavailable().json(
-            serde_json::json!({"ready": false, "reason": "spool full", "spool_bytes": stats.bytes}),
-        )
+    let reason = if let Some(why) = state.spool.write_failure() {
+        Some(format!("spool writes failing: {why}"))
+    } else if state.spool_full() {
+        Some("spool full".to_owned())
     } else {
-        HttpResponse::Ok().json(serde_json::json!({"ready": true, "spool_bytes": stats.bytes, "backlog": state.write_behind.backlog().records}))
+        None
+    };
+    let response = match reason {
+        Some(reason) => HttpResponse::ServiceUnavailable().json(
+            serde_json::json!({"ready": false, "reason": reason, "spool_bytes": stats.bytes}),
+        ),
+        None => HttpResponse::Ok().json(serde_json::json!({"ready": true, "spool_bytes": stats.bytes, "backlog": state.write_behind.backlog().records})),
     };
     with_degraded(response, &state)
 }

@@ -187,6 +187,18 @@ async fn publish_spool_metrics(state: web::Data<CollectorState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
+        if state.spool.write_failure().is_some() {
+            let spool = state.spool.clone();
+            // About one report's worth: room for that is room to accept again.
+            let _ = tokio::task::spawn_blocking(move || spool.recheck_writes(64 << 10)).await;
+        }
+        metrics::gauge!("stormscope_spool_write_failing").set(
+            if state.spool.write_failure().is_some() {
+                1.0
+            } else {
+                0.0
+            },
+        );
         let stats = state.spool.stats();
         metrics::gauge!("stormscope_spool_bytes").set(stats.bytes as f64);
         metrics::gauge!("stormscope_spool_files").set(stats.files as f64);

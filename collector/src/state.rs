@@ -35,7 +35,7 @@ impl CollectorState {
     /// while it refuses appends.
     pub fn degraded(&self) -> Vec<&'static str> {
         let mut sources = self.health.degraded();
-        if self.spool_full() {
+        if self.spool_full() || self.spool.write_failure().is_some() {
             sources.push("spool");
         }
         sources

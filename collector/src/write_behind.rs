@@ -283,7 +283,11 @@ impl WriteBehind {
                 match result {
                     Ok(()) => {}
                     Err(e) => {
-                        tracing::warn!(tenant = %job.tenant, records = job.records.len(), error = %e, "segment upload failed; will retry");
+                        if let Some(suppressed) =
+                            stormscope_shared::log_limit::allow("segment_upload_failed", "")
+                        {
+                            tracing::warn!(tenant = %job.tenant, records = job.records.len(), error = %e, suppressed, "segment upload failed; will retry (said once a minute)");
+                        }
                         retry.push(job);
                     }
                 }
@@ -384,7 +388,11 @@ impl WriteBehind {
         if let Err(e) = confirmed {
             // The segment is safe; failing to record that only means a duplicate upload later,
             // so the job is done either way.
-            tracing::warn!(error = %e, "could not persist spool confirmations");
+            if let Some(suppressed) =
+                stormscope_shared::log_limit::allow("spool_confirmations_not_persisted", "")
+            {
+                tracing::warn!(error = %e, suppressed, "could not persist spool confirmations (said once a minute)");
+            }
         }
         Ok(())
     }

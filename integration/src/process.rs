@@ -163,6 +163,42 @@ impl ServerProcess {
         }
     }
 
+    /// Sends SIGHUP (servers reload their configuration on it).
+    pub fn hangup(&self) {
+        self.signal(libc::SIGHUP);
+    }
+
+    /// Sets the running server's file-size limit (RLIMIT_FSIZE) to `bytes`, or lifts it with
+    /// `None`: past it, its writes fail (EFBIG) as they would on a full disk, and it ignores
+    /// SIGXFSZ if it is to survive that.
+    pub fn limit_file_size(&self, bytes: Option<u64>) {
+        let pid = self
+            .pid()
+            .unwrap_or_else(|| panic!("{} is not running (it was killed)", self.name()));
+        let limit = bytes.unwrap_or(libc::RLIM_INFINITY);
+        let new = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: prlimit(2) reads `new` and writes nothing (old is null); the pid is our
+        // unreaped child's.
+        let rc = unsafe {
+            libc::prlimit(
+                pid as libc::pid_t,
+                libc::RLIMIT_FSIZE,
+                &new,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "prlimit on {}: {}",
+            self.name(),
+            std::io::Error::last_os_error()
+        );
+    }
+
     fn signal(&self, signal: libc::c_int) {
         let pid = self
             .pid()
@@ -219,9 +255,12 @@ impl ServerProcess {
             .args((self.args)(self.port))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log file handle"))
-            .stderr(log);
-        let child = spawn(command).unwrap_or_else(|e| {
+            // Through pipes, as a service manager or container runtime takes its output: a
+            // limit on the server's own file sizes (RLIMIT_FSIZE, a full-disk test) must not
+            // cut its log, which the tests read.
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = spawn(command).unwrap_or_else(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 panic!(
                     "{} not found on PATH; run scripts/install-test-deps.sh (scripts/test.sh does)",
@@ -230,6 +269,13 @@ impl ServerProcess {
             }
             panic!("cannot start {}: {e}", self.name());
         });
+        let out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        for mut pipe in [Box::new(out) as Box<dyn io::Read + Send>, Box::new(err)] {
+            let mut log = log.try_clone().expect("clone log file handle");
+            // Ends when the server's end of the pipe closes (it exited or was killed).
+            thread::spawn(move || io::copy(&mut pipe, &mut log));
+        }
         self.child = Some(child);
         let result = self.wait_until_accepting(deadline);
         if result.is_err() {

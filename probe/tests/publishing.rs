@@ -31,7 +31,7 @@ async fn collector() -> TestCollector {
     std::fs::write(&tokens_file, format!("# probes\n{TOKEN} {TENANT}\n")).unwrap();
     let tokens = Tokens::parse(&std::fs::read_to_string(&tokens_file).unwrap()).unwrap();
     let mut config = CollectorConfig::local(spool.path().join("spool"), "memory://");
-    config.tenancy = Tenancy::Token(tokens);
+    config.tenancy = Tenancy::Token(tokens.into());
     let collector = Collector::start(config).await.unwrap();
     let cache = collector.state().cache.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

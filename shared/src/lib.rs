@@ -8,12 +8,16 @@ pub mod ingest_health;
 pub mod inspect;
 #[cfg(feature = "storage")]
 pub mod keys;
+#[cfg(feature = "storage")]
+pub mod log_limit;
 pub mod merge;
 pub mod model;
 #[cfg(feature = "storage")]
 pub mod report_cache;
 #[cfg(feature = "storage")]
 pub mod retry;
+#[cfg(feature = "http")]
+pub mod routes;
 pub mod segment;
 #[cfg(feature = "storage")]
 pub mod storage;

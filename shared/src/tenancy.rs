@@ -1,8 +1,8 @@
 //! Who a request belongs to, and the escaped form of a tenant id that every storage key uses,
 //! so that no tenant id can reach outside its own prefix.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// The tenant of single-tenant mode.
 pub const SINGLE_TENANT: &str = "single";
@@ -99,9 +99,40 @@ pub enum TenancyError {
     InvalidTenant(String),
 }
 
+/// Longest token accepted in a tokens file. Tokens are compared as this many bytes, so a
+/// comparison takes the same time whatever the token and however long it is.
+pub const MAX_TOKEN_LEN: usize = 256;
+
+/// One token, padded to [`MAX_TOKEN_LEN`] bytes, with its length.
+#[derive(Clone)]
+struct Secret {
+    bytes: [u8; MAX_TOKEN_LEN],
+    len: u16,
+}
+
+impl Secret {
+    fn new(token: &str) -> Option<Secret> {
+        let raw = token.as_bytes();
+        if raw.is_empty() || raw.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let mut bytes = [0; MAX_TOKEN_LEN];
+        bytes[..raw.len()].copy_from_slice(raw);
+        Some(Secret {
+            bytes,
+            len: raw.len() as u16,
+        })
+    }
+
+    fn matches(&self, other: &Secret) -> subtle::Choice {
+        use subtle::ConstantTimeEq;
+        self.bytes.ct_eq(&other.bytes) & self.len.ct_eq(&other.len)
+    }
+}
+
 /// Probe tokens and the tenants they belong to. `Debug` never shows a token.
 #[derive(Clone, Default)]
-pub struct Tokens(HashMap<String, TenantId>);
+pub struct Tokens(Vec<(Secret, TenantId)>);
 
 impl fmt::Debug for Tokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -110,9 +141,11 @@ impl fmt::Debug for Tokens {
 }
 
 impl Tokens {
-    /// Reads `TOKEN TENANT` lines; blank lines and `#` comments are skipped.
+    /// Reads `TOKEN TENANT` lines; blank lines and `#` comments are skipped. A token listed
+    /// twice is an error, whether for the same tenant or not: which one was meant cannot be
+    /// told, and silently keeping one would give a probe's reports to the wrong tenant.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut tokens = HashMap::new();
+        let mut tokens: Vec<(Secret, TenantId)> = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -123,8 +156,15 @@ impl Tokens {
             else {
                 return Err(format!("line {}: expected `TOKEN TENANT`", n + 1));
             };
+            let secret = Secret::new(token).ok_or_else(|| {
+                format!("line {}: a token has at most {MAX_TOKEN_LEN} bytes", n + 1)
+            })?;
             let tenant = TenantId::new(tenant).map_err(|e| format!("line {}: {e}", n + 1))?;
-            tokens.insert(token.to_owned(), tenant);
+            if tokens.iter().any(|(s, _)| bool::from(s.matches(&secret))) {
+                // The line number says where; the token itself never goes into a message.
+                return Err(format!("line {}: this token is listed twice", n + 1));
+            }
+            tokens.push((secret, tenant));
         }
         Ok(Tokens(tokens))
     }
@@ -146,6 +186,49 @@ impl Tokens {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The tenant of `token`. Every known token is compared, each in constant time, so how
+    /// long this takes says nothing about how close a guess came.
+    fn tenant_of(&self, token: &str) -> Option<TenantId> {
+        let candidate = Secret::new(token)?;
+        let mut found = None;
+        for (secret, tenant) in &self.0 {
+            if bool::from(secret.matches(&candidate)) {
+                found = Some(tenant);
+            }
+        }
+        found.cloned()
+    }
+}
+
+/// The tokens in force, shared by every clone of a [`Tenancy`] so that a reload (SIGHUP, or
+/// the file changing) reaches every request handler at once.
+#[derive(Clone, Default)]
+pub struct TokenSet(Arc<RwLock<Arc<Tokens>>>);
+
+impl TokenSet {
+    pub fn current(&self) -> Arc<Tokens> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn replace(&self, tokens: Tokens) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(tokens);
+    }
+}
+
+impl From<Tokens> for TokenSet {
+    fn from(tokens: Tokens) -> Self {
+        TokenSet(Arc::new(RwLock::new(Arc::new(tokens))))
+    }
+}
+
+impl fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.current().fmt(f)
+    }
 }
 
 /// How a request's tenant is found (`--tenancy`).
@@ -157,7 +240,7 @@ pub enum Tenancy {
     /// authenticating proxy in front of us.
     Header(String),
     /// Probes authenticate with `Authorization: Scope-Probe token=T`; the token names the tenant.
-    Token(Tokens),
+    Token(TokenSet),
 }
 
 impl Tenancy {
@@ -183,9 +266,8 @@ impl Tenancy {
                     .filter(|t| !t.is_empty())
                     .ok_or(TenancyError::MissingToken)?;
                 tokens
-                    .0
-                    .get(token)
-                    .cloned()
+                    .current()
+                    .tenant_of(token)
                     .ok_or(TenancyError::UnknownToken)
             }
         }
@@ -236,7 +318,7 @@ mod tests {
     #[test]
     fn tokens_resolve_tenants_and_never_show_in_debug() {
         let tokens = Tokens::parse("# probes\nsecret-a acme\n\nsecret-b globex\n").unwrap();
-        let tenancy = Tenancy::Token(tokens);
+        let tenancy = Tenancy::Token(tokens.into());
         let with = |auth: &'static str| move |name: &str| (name == "authorization").then_some(auth);
         assert_eq!(
             tenancy
@@ -264,6 +346,44 @@ mod tests {
         let text = "# probes\n\n  secret-a acme\nsecret-b globex\n";
         assert_eq!(Tokens::first_token(text).as_deref(), Some("secret-a"));
         assert_eq!(Tokens::first_token("# none\n\n"), None);
+    }
+
+    #[test]
+    fn a_token_listed_twice_is_an_error_that_does_not_show_it() {
+        let err = Tokens::parse("secret-a acme\nsecret-b globex\nsecret-a globex\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("twice"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+        assert!(Tokens::parse("same acme\nsame acme\n").is_err());
+        let long = "x".repeat(MAX_TOKEN_LEN + 1);
+        assert!(Tokens::parse(&format!("{long} acme")).is_err());
+    }
+
+    #[test]
+    fn a_replaced_token_set_reaches_every_clone() {
+        let set = TokenSet::from(Tokens::parse("old acme").unwrap());
+        let tenancy = Tenancy::Token(set.clone());
+        let with = |auth: &'static str| move |name: &str| (name == "authorization").then_some(auth);
+        assert!(
+            tenancy
+                .clone()
+                .resolve(with("Scope-Probe token=old"))
+                .is_ok()
+        );
+        set.replace(Tokens::parse("new acme").unwrap());
+        assert_eq!(
+            tenancy.resolve(with("Scope-Probe token=old")),
+            Err(TenancyError::UnknownToken)
+        );
+        assert_eq!(
+            tenancy
+                .resolve(with("Scope-Probe token=new"))
+                .unwrap()
+                .as_str(),
+            "acme"
+        );
+        // A prefix or an extension of a token is not the token.
+        assert!(tenancy.resolve(with("Scope-Probe token=ne")).is_err());
+        assert!(tenancy.resolve(with("Scope-Probe token=new1")).is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -8,9 +8,10 @@ use stormscope_shared::Limits;
 use stormscope_shared::keys::sanitize_collector_id;
 use stormscope_shared::storage::memcached::MemcachedConfig;
 use stormscope_shared::storage::object::ObjectStoreTimeouts;
-use stormscope_shared::tenancy::{Tenancy, Tokens};
+use stormscope_shared::tenancy::{Tenancy, TokenSet};
 
-use super::common::{bytes, duration, init_logging, serve, shutdown_signal};
+use super::common::{bytes, duration, init_logging, serve, shutdown_signal, warn_header_tenancy};
+use super::tokens;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TenancyMode {
@@ -58,27 +59,51 @@ pub struct StorageArgs {
         default_value = "X-Scope-OrgID"
     )]
     pub tenant_header: String,
-    /// With --tenancy token: a file of `TOKEN TENANT` lines.
+    /// With --tenancy token: a file of `TOKEN TENANT` lines. It is read again on SIGHUP and
+    /// when its contents change; a version that does not parse (or lists a token twice)
+    /// leaves the tokens in force.
     #[arg(long, env = "STORMSCOPE_TOKENS_FILE")]
     pub tokens_file: Option<PathBuf>,
+    /// How often the tokens file is checked for changes.
+    #[arg(long, env = "STORMSCOPE_TOKENS_CHECK_INTERVAL", value_parser = duration, default_value = "5s")]
+    pub tokens_check_interval: Duration,
+}
+
+/// A tokens file to keep reloaded into the token set the tenancy reads.
+pub struct Reload {
+    pub path: PathBuf,
+    pub set: TokenSet,
+    pub check: Duration,
+}
+
+impl Reload {
+    /// Starts reloading in the background; call inside the runtime.
+    pub fn spawn(self) {
+        tokio::spawn(tokens::keep_reloaded(self.path, self.set, self.check));
+    }
 }
 
 impl StorageArgs {
-    pub fn tenancy(&self) -> anyhow::Result<Tenancy> {
+    /// The tenancy, with the tokens of `tokens_file` (else `--tokens-file`) in token mode,
+    /// and what keeps them reloaded.
+    pub fn tenancy(&self, tokens_file: Option<&Path>) -> anyhow::Result<(Tenancy, Option<Reload>)> {
         Ok(match self.tenancy {
-            TenancyMode::Single => Tenancy::Single,
-            TenancyMode::Header => Tenancy::Header(self.tenant_header.to_ascii_lowercase()),
+            TenancyMode::Single => (Tenancy::Single, None),
+            TenancyMode::Header => (
+                Tenancy::Header(self.tenant_header.to_ascii_lowercase()),
+                None,
+            ),
             TenancyMode::Token => {
-                let path = self
-                    .tokens_file
-                    .as_ref()
+                let path = tokens_file
+                    .or(self.tokens_file.as_deref())
                     .context("--tenancy token needs --tokens-file")?;
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                let tokens =
-                    Tokens::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                anyhow::ensure!(!tokens.is_empty(), "{} holds no tokens", path.display());
-                Tenancy::Token(tokens)
+                let set = TokenSet::from(tokens::load(path)?);
+                let reload = Reload {
+                    path: path.to_owned(),
+                    set: set.clone(),
+                    check: self.tokens_check_interval,
+                };
+                (Tenancy::Token(set), Some(reload))
             }
         })
     }
@@ -136,6 +161,9 @@ pub struct CollectorArgs {
     /// Largest report after gzip inflation.
     #[arg(long, env = "STORMSCOPE_MAX_DECOMPRESSED_BYTES", value_parser = bytes, default_value = "128MiB")]
     max_decompressed_bytes: u64,
+    /// How long a probe may take to send a report's body; a slower one gets 408.
+    #[arg(long, env = "STORMSCOPE_BODY_READ_TIMEOUT", value_parser = duration, default_value = "30s")]
+    body_read_timeout: Duration,
     /// Topologies with more nodes than this (per host in the report) are dropped, as Scope's --app.max-topology-nodes.
     #[arg(long, env = "STORMSCOPE_MAX_TOPOLOGY_NODES", default_value_t = 10_000)]
     max_topology_nodes: usize,
@@ -148,7 +176,7 @@ pub struct CollectorArgs {
 }
 
 impl CollectorArgs {
-    fn config(&self) -> anyhow::Result<CollectorConfig> {
+    fn config(&self) -> anyhow::Result<(CollectorConfig, Option<Reload>)> {
         let id = self.collector_id.clone().unwrap_or_else(|| {
             std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .unwrap_or_default()
@@ -168,25 +196,42 @@ impl CollectorArgs {
         config.flush_interval = self.flush_interval;
         config.segment_max_bytes = self.segment_max_bytes as usize;
         config.upload_concurrency = self.upload_concurrency.max(1);
-        config.tenancy = self.storage.tenancy()?;
+        let (tenancy, reload) = self.storage.tenancy(None)?;
+        config.tenancy = tenancy;
+        config.body_read_timeout = self.body_read_timeout;
         config.limits = Limits {
             max_compressed_bytes: self.max_report_bytes as usize,
             max_decompressed_bytes: self.max_decompressed_bytes as usize,
             ..Limits::default()
         };
         config.max_topology_nodes = self.max_topology_nodes;
-        Ok(config)
+        Ok((config, reload))
     }
 }
 
 pub fn run(args: CollectorArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level);
-    let config = args.config()?;
+    ignore_file_size_signal();
+    let (config, reload) = args.config()?;
     let listen = args.listen.clone();
     serve(&args.listen, args.workers, |listener, workers| async move {
+        warn_header_tenancy(&config.tenancy, &listener);
+        if let Some(reload) = reload {
+            reload.spawn();
+        }
         let collector = Collector::start(config).await?;
         tracing::info!(%listen, "collector serving");
         collector.run(listener, workers, shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+/// A spool write past the process's file-size limit (RLIMIT_FSIZE) then fails with EFBIG,
+/// which the spool handles as it handles a full disk, instead of SIGXFSZ killing the process.
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no handler to run and no other
+    // effect; it is done before any other thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }

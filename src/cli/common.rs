@@ -48,6 +48,23 @@ where
     runtime.block_on(serve(listener, workers))
 }
 
+/// With header tenancy the tenant is whatever `X-Scope-OrgID` a caller sends: only an
+/// authenticating proxy in front may be able to reach us. Listening beyond loopback makes that
+/// easy to get wrong, so it is said at start.
+pub fn warn_header_tenancy(
+    tenancy: &stormscope_shared::tenancy::Tenancy,
+    listener: &std::net::TcpListener,
+) {
+    let Ok(addr) = listener.local_addr() else {
+        return;
+    };
+    if let stormscope_shared::tenancy::Tenancy::Header(header) = tenancy
+        && !addr.ip().is_loopback()
+    {
+        tracing::warn!(%addr, header = %header, "header tenancy on a non-loopback address: anyone who can reach this port can name any tenant; it must sit behind the authenticating proxy that sets the header");
+    }
+}
+
 /// Logs go to stderr; `RUST_LOG` overrides `--log-level`.
 pub fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -55,6 +72,9 @@ pub fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (the log's disk is full) is dropped; reporting it
+        // on stderr would panic, in whatever code was logging.
+        .log_internal_errors(false)
         .try_init();
 }
 

@@ -8,6 +8,7 @@ mod loadgen;
 mod probe;
 mod report;
 mod standalone;
+mod tokens;
 
 use clap::{Parser, Subcommand};
 

@@ -20,6 +20,14 @@ pub enum ReportCommand {
         /// The report file, or `-` for standard input.
         file: PathBuf,
     },
+    /// Print the id of every report in the segment files found under each path (files, or
+    /// directories searched recursively for `.seg` files), one a line: what an audit of the
+    /// object store (scripts/chaos.sh) compares with what was acknowledged. A segment that does
+    /// not decode is an error.
+    Ids {
+        /// Segment files or directories holding them (an s3s-fs or file:// bucket).
+        paths: Vec<PathBuf>,
+    },
     /// Re-encode a report as JSON (as Scope's Go encoder writes it) or msgpack (as probes send it).
     Convert {
         /// The report file, or `-` for standard input.
@@ -44,6 +52,24 @@ pub enum Target {
 
 pub fn run(cmd: ReportCommand) -> anyhow::Result<()> {
     match cmd {
+        ReportCommand::Ids { paths } => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for path in paths {
+                for file in segment_files(&path)? {
+                    let bytes = std::fs::read(&file)
+                        .with_context(|| format!("reading {}", file.display()))?;
+                    let entries = segment::decode(&bytes)
+                        .with_context(|| format!("{} is not a segment", file.display()))?;
+                    for entry in entries {
+                        let report = codec::decode_sniffed(&entry.body, &Limits::default())
+                            .with_context(|| format!("{} in {}", entry.key, file.display()))?;
+                        writeln!(out, "{}", report.id)?;
+                    }
+                }
+            }
+            out.flush()?;
+            Ok(())
+        }
         ReportCommand::Inspect { file } => {
             let body = read_input(&file)?;
             if segment::is_segment(&body) {
@@ -169,4 +195,31 @@ fn refuse_binary_to_terminal() -> anyhow::Result<()> {
         bail!("refusing to write binary output to a terminal; use --output FILE or a pipe");
     }
     Ok(())
+}
+
+/// `path` itself when a file, else every `.seg` file under it.
+fn segment_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut found = Vec::new();
+    let mut dirs = vec![path.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
+            let entry = entry?;
+            let p = entry.path();
+            if entry.file_type()?.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|e| e == stormscope_shared::keys::SEGMENT_EXT)
+            {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
 }

@@ -25,8 +25,16 @@ pub async fn node(
     }
     let snapshot = snapshot(&req, &state).await?;
     let options = render::Options::from_query(req.query_string());
-    let node = render::details_with(&snapshot.report, &view, &id, &options)
-        .ok_or(QueryError::UnknownNode(id))?;
+    // Details render the whole view to find the node's connections: on a blocking thread,
+    // as views are.
+    let (node, snapshot) = web::block(move || {
+        let node = render::details_with(&snapshot.report, &view, &id, &options)
+            .ok_or(QueryError::UnknownNode(id));
+        (node, snapshot)
+    })
+    .await
+    .map_err(|_| QueryError::RenderFailed)?;
+    let node = node?;
     Ok(json_flagged(
         serde_json::json!({ "node": node }),
         &snapshot.degraded,

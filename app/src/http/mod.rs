@@ -20,6 +20,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use stormscope_shared::Report;
 use stormscope_shared::merge::fast_merge;
+use stormscope_shared::routes::Routes;
 use stormscope_shared::tenancy::{Tenancy, TenancyError, TenantId};
 use stormscope_shared::time::Timestamp;
 
@@ -38,6 +39,10 @@ pub struct AppState {
     pub kept_heads: crate::kept_heads::KeptHeads,
     /// `/api/topology` answers (every view rendered for its stats), shared the same way.
     pub registries: crate::rendered::Rendered<Vec<crate::render::TopologyDesc>>,
+    /// Open websockets and their caps.
+    pub sockets: Arc<crate::sockets::Sockets>,
+    /// Live windows read once per tenant per websocket tick.
+    pub ticks: crate::ticks::SharedTicks<Snapshot>,
     pub tenancy: Tenancy,
     /// The byte budget the caches share.
     pub budget: crate::budget::MemoryBudget,
@@ -52,41 +57,91 @@ pub struct AppState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(ui::index))
-        .route("/index.html", web::get().to(ui::index))
-        .route("/assets/{file}", web::get().to(ui::asset))
-        .route("/api", web::get().to(raw::details))
-        .route("/api/report", web::get().to(raw::report))
-        .route("/api/probes", web::get().to(raw::probes))
-        .route("/api/topology", web::get().to(topologies::topologies))
-        .route(
-            "/api/topology/{topology}",
-            web::get().to(topology::topology),
-        )
+    routes(&mut Routes::Serve(cfg));
+    // Errors extracting a path (an id that is not UTF-8 once decoded) answer in JSON too.
+    cfg.app_data(
+        web::PathConfig::default().error_handler(|e, _| QueryError::BadPath(e.to_string()).into()),
+    );
+}
+
+/// Every route the app serves, as (method, path); the API document lists exactly these.
+pub fn route_table() -> Vec<(actix_web::http::Method, String)> {
+    stormscope_shared::routes::list(routes)
+}
+
+/// The app's routes. Every route is declared here and nowhere else, and documented in
+/// `openapi.json` (a test compares the two).
+fn routes(r: &mut Routes) {
+    r.get("/", ui::index)
+        .get("/index.html", ui::index)
+        .get("/assets/{file}", ui::asset)
+        .get("/api", raw::details)
+        .get("/api/openapi.json", openapi)
+        .get("/api/report", raw::report)
+        .get("/api/probes", raw::probes)
+        .get("/api/topology", topologies::topologies)
+        .get("/api/topology/{topology}", topology::topology)
         // Before `{id}`, which would take `ws` for a node id.
-        .route("/api/topology/{topology}/ws", web::get().to(ws::topology))
-        .route(
-            "/api/topology/{topology}/{id}",
-            web::get().to(details::node),
-        )
-        .route("/api/status", web::get().to(status::status))
-        .route("/api/ui/events", web::post().to(ui_events::post))
-        .route(
-            "/healthz",
-            web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
-        )
-        .route(
-            "/metrics",
-            web::get().to(|| async {
-                HttpResponse::Ok()
-                    .content_type("text/plain; version=0.0.4")
-                    .body(stormscope_shared::telemetry::render())
-            }),
-        )
-        .route(
-            "/readyz",
-            web::get().to(|| async { HttpResponse::Ok().body("ok\n") }),
-        );
+        .get("/api/topology/{topology}/ws", ws::topology)
+        .get("/api/topology/{topology}/{id}", details::node)
+        .get("/api/status", status::status)
+        .post("/api/ui/events", ui_events::post)
+        .get("/healthz", || async {
+            HttpResponse::Ok().content_type("text/plain").body("ok\n")
+        })
+        .get("/metrics", || async {
+            HttpResponse::Ok()
+                .content_type("text/plain; version=0.0.4")
+                .body(stormscope_shared::telemetry::render())
+        })
+        .get("/readyz", ready);
+}
+
+/// The HTTP API's OpenAPI document: Scope's routes, Stormscope's additions, and the
+/// collector's `POST /api/report`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI)
+}
+
+/// How long `/readyz` waits for each source: a hung object store must not hang the probe
+/// that is meant to notice it.
+const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Ready when the app can answer from something: its config is loaded (it is serving) and it
+/// can reach the cache it shares with the collectors or the object store. With neither it
+/// still answers queries, empty and flagged, but a load balancer should prefer another app.
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let reader = &state.reader;
+    let reach = |storage: &Arc<dyn stormscope_shared::storage::Storage>, key: &'static str| {
+        let storage = storage.clone();
+        async move {
+            matches!(
+                tokio::time::timeout(READY_CHECK_TIMEOUT, storage.get(key)).await,
+                Ok(Ok(_))
+            )
+        }
+    };
+    // An app without a shared cache reads every window from the object store: its private
+    // cache answering says nothing about whether it has data.
+    let cache = async {
+        reader.shared_cache && reach(reader.cache.storage(), "health/stormscope-app").await
+    };
+    let object_store = reach(&reader.object_store, "health/stormscope-app");
+    let (cache, object_store) = futures::join!(cache, object_store);
+    let body = serde_json::json!({
+        "ready": cache || object_store,
+        "cache": cache,
+        "object_store": object_store,
+    });
+    if cache || object_store {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 /// Every way a query can be refused, and the one place that maps them to HTTP.
@@ -100,10 +155,17 @@ pub enum QueryError {
     UnknownTopology(String),
     #[error("no node {0:?} in this topology")]
     UnknownNode(String),
-    #[error("invalid interval t={0:?}: want a duration like 5s or 500ms")]
+    #[error("invalid interval t={0:?}: want a duration like 5s or 500ms, at most 60s")]
     Interval(String),
+    #[error("too many open websockets: {}", match .0 {
+        crate::sockets::Refused::Tenant(n) => format!("this tenant has {n}, the most allowed"),
+        crate::sockets::Refused::Global(n) => format!("this server has {n}, the most allowed"),
+    })]
+    TooManySockets(crate::sockets::Refused),
     #[error("not a websocket request: {0}")]
     Handshake(String),
+    #[error("invalid path: {0}")]
+    BadPath(String),
     /// A render that did not finish (it panicked, or the runtime is stopping): a bug or a
     /// shutdown, never the client's doing.
     #[error("rendering the view failed")]
@@ -150,9 +212,11 @@ impl ResponseError for QueryError {
             | QueryError::Handshake(_)
             | QueryError::BadEvents(_)
             | QueryError::TooManyEvents(_)
-            | QueryError::UnknownEventKind(_) => StatusCode::BAD_REQUEST,
+            | QueryError::UnknownEventKind(_)
+            | QueryError::BadPath(_) => StatusCode::BAD_REQUEST,
             QueryError::Tenancy(_) => StatusCode::UNAUTHORIZED,
             QueryError::UnknownTopology(_) | QueryError::UnknownNode(_) => StatusCode::NOT_FOUND,
+            QueryError::TooManySockets(_) => StatusCode::TOO_MANY_REQUESTS,
             QueryError::RenderFailed => StatusCode::INTERNAL_SERVER_ERROR,
             QueryError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             QueryError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -183,14 +247,27 @@ fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// How far ahead of this host's clock a `?timestamp=` may be: a browser's clock a little
+/// ahead of the app's is normal, a moment that has not happened yet is a mistake.
+pub const CLOCK_SKEW_MS: i64 = 5_000;
+
 /// `?timestamp=RFC3339` for history; `None` for now. Scope reads an unparseable one as zero
-/// time; an explicit 400 tells the caller instead.
+/// time; an explicit 400 tells the caller instead. A moment later than now (beyond
+/// [`CLOCK_SKEW_MS`]) is refused: it would pass for a live query and rebuild the tenant's
+/// merged window from whatever little it found.
 fn timestamp_ms(req: &HttpRequest) -> Result<Option<i64>, QueryError> {
     query_param(req, "timestamp")
         .map(|t| {
-            Timestamp::parse_rfc3339(&t)
+            let ms = Timestamp::parse_rfc3339(&t)
                 .map(Timestamp::unix_millis)
-                .map_err(|e| QueryError::Timestamp(e.to_string()))
+                .map_err(|e| QueryError::Timestamp(e.to_string()))?;
+            if ms > Timestamp::now().unix_millis() + CLOCK_SKEW_MS {
+                return Err(QueryError::Timestamp(format!(
+                    "{t} is in the future (more than {} s ahead of this server's clock)",
+                    CLOCK_SKEW_MS / 1000
+                )));
+            }
+            Ok(ms)
         })
         .transpose()
 }
@@ -251,6 +328,8 @@ async fn snapshot(req: &HttpRequest, state: &AppState) -> Result<Snapshot, Query
 
 /// The window of `tenant` ending at `end` (unix ms), merged.
 async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
+    // A timestamp within the clock-skew allowance is now: the live window never ends later.
+    let end = end.min(Timestamp::now().unix_millis());
     let live = end >= Timestamp::now().unix_millis() - crate::quanta::QUANTUM_MS;
     let start = end - state.window.as_millis() as i64;
     if live {
@@ -321,11 +400,12 @@ impl AppState {
     /// with other requests for the same, or rendered anew, taking over what it can from the
     /// tenant's latest render of the view.
     fn rendered_view(&self, snapshot: &Snapshot, view: &str, query: &str) -> Arc<Nodes> {
-        let key = snapshot
-            .version()
-            .map(|v| ViewKey::new(&snapshot.tenant, v, view, query));
+        let options = crate::render::Options::from_query(query);
+        let key = snapshot.version().map(|v| {
+            let normalised = crate::render::render_key(&snapshot.report, &[view], &options);
+            ViewKey::new(&snapshot.tenant, v, view, normalised)
+        });
         self.rendered.get_or_render(key, || {
-            let options = crate::render::Options::from_query(query);
             let lineage = snapshot.lineage.as_ref();
             self.kept_heads
                 .render(&snapshot.tenant, &snapshot.report, lineage, view, &options)

@@ -26,28 +26,37 @@ pub async fn report(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, QueryError> {
     let (window, _) = window(&req, &state).await?;
-    let report = merged(&window);
     let wants_msgpack = req
         .headers()
         .get("accept")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/msgpack"));
+    // Merging a whole window and writing it out takes long enough to stall every other
+    // request of this worker: on a blocking thread.
+    let (window, body) = web::block(move || {
+        let report = merged(&window);
+        let body = if wants_msgpack {
+            codec::encode(&report, Format::Msgpack, Compression::Identity)
+        } else {
+            let mut value = serde_json::to_value(&report).expect("reports serialise");
+            if window.degraded.is_degraded() {
+                value["degraded"] = serde_json::to_value(&window.degraded).expect("serialises");
+            }
+            serde_json::to_vec(&value).expect("JSON values serialise")
+        };
+        (window, body)
+    })
+    .await
+    .map_err(|_| QueryError::RenderFailed)?;
     let response = if wants_msgpack {
         HttpResponse::Ok()
             .content_type("application/msgpack")
-            .body(codec::encode(
-                &report,
-                Format::Msgpack,
-                Compression::Identity,
-            ))
+            .body(body)
     } else {
-        let mut value = serde_json::to_value(&report).expect("reports serialise");
-        if window.degraded.is_degraded() {
-            value["degraded"] = serde_json::to_value(&window.degraded).expect("serialises");
-        }
         HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-cache"))
-            .json(value)
+            .content_type("application/json")
+            .body(body)
     };
     Ok(flagged(response, &window.degraded))
 }

@@ -16,15 +16,16 @@ pub async fn topologies(
 ) -> Result<HttpResponse, QueryError> {
     let snapshot = snapshot(&req, &state).await?;
     let query = req.query_string().to_owned();
-    let key = snapshot
-        .version()
-        .map(|v| ViewKey::new(&snapshot.tenant, v, "", &query));
     let render_state = state.clone();
     // Every view is rendered for its stats: off the worker thread, once per window version
     // however many browsers poll, and taking over what the tenant's latest renders made.
     let (body, snapshot) = web::block(move || {
         let options = Options::from_query(&query);
         let s = &snapshot;
+        let key = s.version().map(|v| {
+            let options = render::render_key(&s.report, &render::VIEWS, &options);
+            ViewKey::new(&s.tenant, v, "", options)
+        });
         let body = render_state.registries.get_or_render(key, || {
             render::topologies_rendered(&s.report, &|view| {
                 render_state

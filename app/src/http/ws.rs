@@ -21,17 +21,21 @@ use super::{
 };
 use crate::render::{self, Diff};
 use crate::rendered::Nodes;
+use crate::sockets::SocketPermit;
 use crate::window::Degraded;
 
 /// Scope's default when the request has no `t`.
 const DEFAULT_PERIOD: Duration = Duration::from_secs(1);
 /// A shorter `t` would only have the app re-render a view faster than anyone can look at it.
 const MIN_PERIOD: Duration = Duration::from_millis(100);
+/// A longer `t` is refused: Scope's UI asks for seconds, and a huge one would overflow the
+/// timer.
+pub const MAX_PERIOD: Duration = Duration::from_secs(60);
 
-/// Checks everything a plain request can be refused for (view, tenant, `t`, `timestamp`)
-/// before upgrading, so a refusal is an HTTP status and JSON error, not a closed socket. The
-/// first window is read before upgrading too, so the 101 answer carries the degraded header of
-/// the window the first message shows.
+/// Checks everything a plain request can be refused for (view, tenant, `t`, `timestamp`, the
+/// caps on open sockets) before upgrading, so a refusal is an HTTP status and JSON error, not
+/// a closed socket. The first window is read before upgrading too, so the 101 answer carries
+/// the degraded header of the window the first message shows.
 pub async fn topology(
     req: HttpRequest,
     path: web::Path<String>,
@@ -48,6 +52,10 @@ pub async fn topology(
         from_ms: timestamp_ms(&req)?,
         opened: Instant::now(),
     };
+    let permit = state
+        .sockets
+        .open(&tenant)
+        .map_err(QueryError::TooManySockets)?;
     let (response, session, messages) =
         actix_ws::handle(&req, body).map_err(|e| QueryError::Handshake(e.to_string()))?;
     let first = snapshot_at(&state, tenant.clone(), clock.end_ms()).await;
@@ -62,7 +70,7 @@ pub async fn topology(
         period,
     };
     // The payload behind `messages` belongs to this worker's thread: a local task.
-    actix_web::rt::spawn(feed.run(first, session, messages));
+    actix_web::rt::spawn(feed.run(first, permit, session, messages));
     Ok(response)
 }
 
@@ -73,8 +81,10 @@ fn period(t: Option<&str>) -> Result<Duration, QueryError> {
     match t {
         None => Ok(DEFAULT_PERIOD),
         Some(t) => humantime::parse_duration(t)
+            .ok()
+            .filter(|d| *d <= MAX_PERIOD)
             .map(|d| d.max(MIN_PERIOD))
-            .map_err(|_| QueryError::Interval(t.to_owned())),
+            .ok_or_else(|| QueryError::Interval(t.to_owned())),
     }
 }
 
@@ -86,6 +96,10 @@ struct Clock {
 }
 
 impl Clock {
+    fn is_live(&self) -> bool {
+        self.from_ms.is_none()
+    }
+
     fn end_ms(&self) -> i64 {
         match self.from_ms {
             None => Timestamp::now().unix_millis(),
@@ -119,68 +133,99 @@ impl Feed {
     /// Sends a diff every period until the socket is gone: the client closed it, the
     /// connection failed (actix drops the response body, so sending fails), or the client
     /// sent something that is not a websocket frame.
-    async fn run(self, first: Snapshot, mut session: Session, mut messages: MessageStream) {
-        let _open = OpenSocket::counted();
+    async fn run(
+        self,
+        first: Snapshot,
+        _permit: SocketPermit,
+        mut session: Session,
+        mut messages: MessageStream,
+    ) {
         let mut previous: Option<Arc<Nodes>> = None;
-        let mut pending = Some(first);
-        let mut ticks = tokio::time::interval(self.period);
-        // A render slower than the period delays the next tick instead of bunching them up.
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pending = Some(Arc::new(first));
+        // Ticks fall on the wall clock's multiples of the period, so the live sockets of one
+        // tenant tick together and share one window read (and, on one view, one render).
+        let period_ms = self.period.as_millis() as i64;
+        let now_ms = Timestamp::now().unix_millis();
+        let first_tick_ms = (now_ms.div_euclid(period_ms) + 1) * period_ms;
+        let started = tokio::time::Instant::now();
+        let first_tick = started + Duration::from_millis((first_tick_ms - now_ms) as u64);
+        let mut ticks = tokio::time::interval_at(first_tick, self.period);
+        // A render slower than the period skips ticks rather than bunching them up, and keeps
+        // the others on the shared beat.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            tokio::select! {
-                _ = ticks.tick() => {
-                    let snapshot = match pending.take() {
-                        Some(first) => first,
-                        None => snapshot_at(&self.state, self.tenant.clone(), self.clock.end_ms()).await,
-                    };
-                    let (view, query) = (self.view.clone(), self.query.clone());
-                    let state = self.state.clone();
-                    // Off the worker thread: a large view takes long enough to render to stall
-                    // every other request this worker serves.
-                    let rendered = web::block(move || {
-                        let current = state.rendered_view(&snapshot, &view, &query);
-                        let text = message(previous.as_deref(), &current, &snapshot.degraded);
-                        (current, text)
-                    })
-                    .await;
-                    let Ok((current, text)) = rendered else { return };
-                    if session.text(text).await.is_err() {
-                        return;
+            let snapshot = match pending.take() {
+                Some(snapshot) => snapshot,
+                None => tokio::select! {
+                    at = ticks.tick() => {
+                        let tick_ms = first_tick_ms + at.duration_since(first_tick).as_millis() as i64;
+                        self.snapshot(round_to(tick_ms, MIN_PERIOD.as_millis() as i64)).await
                     }
-                    previous = Some(current);
-                }
-                message = messages.recv() => match message {
-                    Some(Ok(Message::Ping(bytes))) => {
-                        if session.pong(&bytes).await.is_err() {
+                    message = messages.recv() => {
+                        if !answer(&mut session, message).await {
                             return;
                         }
+                        continue;
                     }
-                    Some(Ok(Message::Close(reason))) => {
-                        let _ = session.close(reason).await;
-                        return;
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => return,
                 },
+            };
+            let (view, query) = (self.view.clone(), self.query.clone());
+            let state = self.state.clone();
+            // Off the worker thread: a large view takes long enough to render to stall every
+            // other request this worker serves.
+            let rendered = web::block(move || {
+                let current = state.rendered_view(&snapshot, &view, &query);
+                let text = message(previous.as_deref(), &current, &snapshot.degraded);
+                (current, text)
+            })
+            .await;
+            let Ok((current, text)) = rendered else {
+                return;
+            };
+            if session.text(text).await.is_err() {
+                return;
             }
+            previous = Some(current);
         }
     }
-}
 
-/// One open socket in `stormscope_app_websockets_open` while it lives: a loop that outlived its
-/// client would keep rendering for no one, and the gauge is where that would show.
-struct OpenSocket;
-
-impl OpenSocket {
-    fn counted() -> Self {
-        metrics::gauge!("stormscope_app_websockets_open").increment(1.0);
-        OpenSocket
+    /// The window of the tick at `tick_ms`: shared with the tenant's other live sockets
+    /// ticking then; a history socket's own.
+    async fn snapshot(&self, tick_ms: i64) -> Arc<Snapshot> {
+        if !self.clock.is_live() {
+            let end = self.clock.end_ms();
+            return Arc::new(snapshot_at(&self.state, self.tenant.clone(), end).await);
+        }
+        self.state
+            .ticks
+            .get_or_read(&self.tenant, tick_ms, || {
+                snapshot_at(
+                    &self.state,
+                    self.tenant.clone(),
+                    Timestamp::now().unix_millis(),
+                )
+            })
+            .await
     }
 }
 
-impl Drop for OpenSocket {
-    fn drop(&mut self) {
-        metrics::gauge!("stormscope_app_websockets_open").decrement(1.0);
+fn round_to(ms: i64, step: i64) -> i64 {
+    (ms + step / 2).div_euclid(step) * step
+}
+
+/// Answers what the client sent; `false` when the socket is done.
+async fn answer(
+    session: &mut Session,
+    message: Option<Result<Message, actix_ws::ProtocolError>>,
+) -> bool {
+    match message {
+        Some(Ok(Message::Ping(bytes))) => session.pong(&bytes).await.is_ok(),
+        Some(Ok(Message::Close(reason))) => {
+            let _ = session.clone().close(reason).await;
+            false
+        }
+        Some(Ok(_)) => true,
+        Some(Err(_)) | None => false,
     }
 }
 
@@ -198,16 +243,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn t_is_a_go_style_duration_clamped_below() {
+    fn t_is_a_go_style_duration_clamped_below_and_bounded_above() {
         let ok = |t: &str| period(Some(t)).unwrap();
         assert_eq!(period(None).unwrap(), Duration::from_secs(1));
         assert_eq!(ok("5s"), Duration::from_secs(5));
         assert_eq!(ok("500ms"), Duration::from_millis(500));
         assert_eq!(ok("1m"), Duration::from_secs(60));
-        assert_eq!(ok("1m30s"), Duration::from_secs(90));
+        assert_eq!(ok("0.5m"), Duration::from_secs(30));
         assert_eq!(ok("1.5s"), Duration::from_millis(1500));
         assert_eq!(ok("1ms"), MIN_PERIOD);
-        for bad in ["soon", "5", "5 parsecs", "-1s"] {
+        assert_eq!(ok("60s"), MAX_PERIOD);
+        for bad in [
+            "soon",
+            "5",
+            "5 parsecs",
+            "-1s",
+            "61s",
+            "1m30s",
+            "99999999999999h",
+        ] {
             assert!(
                 matches!(period(Some(bad)), Err(QueryError::Interval(_))),
                 "{bad}"

@@ -42,6 +42,29 @@ impl Options {
     }
 }
 
+/// What of `options` changes a render of `views` of `report`: each option group's chosen
+/// values, in a fixed order, and whether the request had any parameter at all. Two requests
+/// with the same key render the same, so it names a render in the shared cache: unknown
+/// parameters, values naming no choice, and parameter order cannot multiply renders.
+pub fn render_key(report: &Report, views: &[&str], options: &Options) -> String {
+    if options.is_empty() {
+        return String::new();
+    }
+    let mut key = String::from("?");
+    for view in views {
+        for group in registry::applied_groups(report, view) {
+            let Some(chosen) = group.chosen(options.get(group.id)) else {
+                continue;
+            };
+            let mut values: Vec<&str> = chosen.iter().map(|c| c.value.as_str()).collect();
+            values.sort_unstable();
+            values.dedup();
+            key.push_str(&format!("{view}.{}={}&", group.id, values.join(",")));
+        }
+    }
+    key
+}
+
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte. A malformed
 /// escape is kept as written rather than failing the request.
 fn decode(s: &str) -> String {
@@ -515,6 +538,24 @@ mod tests {
         assert!(Options::from_query("").is_empty());
         assert_eq!(decode("100%"), "100%");
         assert_eq!(decode("%zz%41%+1"), "%zzA% 1");
+    }
+
+    #[test]
+    fn render_keys_hold_only_what_changes_the_render() {
+        let report = Report::default();
+        let key = |q: &str| render_key(&report, &["containers"], &Options::from_query(q));
+        let defaults = key("t=5s");
+        assert_eq!(defaults, key("system=application&junk=1&t=1s"));
+        assert_eq!(defaults, key("system=nonsense&stopped=running"));
+        assert_eq!(
+            key("stopped=both&system=all"),
+            key("system=all&stopped=both&x=y")
+        );
+        assert_ne!(defaults, key("system=all"));
+        assert_eq!(key(""), "", "no parameter at all: no defaults either");
+        assert_ne!(key(""), defaults);
+        let hosts = |q: &str| render_key(&report, &["hosts"], &Options::from_query(q));
+        assert_eq!(hosts("a=1"), hosts("b=2"), "hosts has no option groups");
     }
 
     #[test]

@@ -23,6 +23,15 @@ pub struct Services {
 }
 
 pub async fn services(s3: &S3Server, memcached: &str) -> Services {
+    services_with(s3, memcached, |_| {}).await
+}
+
+/// As [`services`], with the app's configuration changed by `configure` first.
+pub async fn services_with(
+    s3: &S3Server,
+    memcached: &str,
+    configure: impl FnOnce(&mut AppConfig),
+) -> Services {
     s3.create_bucket(BUCKET);
     let timeouts = ObjectStoreTimeouts {
         request: Duration::from_secs(2),
@@ -46,6 +55,7 @@ pub async fn services(s3: &S3Server, memcached: &str) -> Services {
     a.memcached = vec![memcached.to_owned()];
     a.tenancy = Tenancy::Header("x-scope-orgid".into());
     a.window = Duration::from_secs(60);
+    configure(&mut a);
     let app = App::start(a).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app_url = format!("http://{}", listener.local_addr().unwrap());

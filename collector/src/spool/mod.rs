@@ -148,6 +148,9 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     fsyncs: AtomicU64,
     appends: AtomicU64,
+    /// Why the last write or fsync failed, while writes keep failing (a full disk, an I/O
+    /// error); `None` once one succeeds again.
+    failing: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -155,6 +158,26 @@ impl Shared {
     /// over it would turn a bug into an outage, so poisoning is ignored.
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records a failed write. The log says it once when writes start failing, not once per
+    /// refused report: a full disk would otherwise flood the log it may share.
+    pub(crate) fn write_failed(&self, e: &io::Error) {
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        if failing.is_none() {
+            tracing::error!(error = %e, dir = %self.dir.display(), "spool writes are failing (disk full or I/O error); reports are refused with 503 until a write succeeds");
+        } else {
+            tracing::debug!(error = %e, "spool write failed again");
+        }
+        *failing = Some(e.to_string());
+    }
+
+    /// Records a successful write (after fsync), ending a failure if there was one.
+    pub(crate) fn write_succeeded(&self) {
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(why) = failing.take() {
+            tracing::warn!(was = %why, "spool writes succeed again; accepting reports");
+        }
     }
 }
 
@@ -262,6 +285,7 @@ impl Spool {
             state: Mutex::new(state),
             fsyncs: AtomicU64::new(0),
             appends: AtomicU64::new(0),
+            failing: Mutex::new(None),
         });
         let mut writer = Writer::new(
             Arc::clone(&shared),
@@ -371,6 +395,42 @@ impl Spool {
             first_err.get_or_insert(e);
         }
         first_err.map_or(Ok(()), |e| Err(SpoolError::Io(e)))
+    }
+
+    /// Why writes are failing, while they are (a full disk, an I/O error): the spool cannot
+    /// accept anything, whatever its byte count says.
+    pub fn write_failure(&self) -> Option<String> {
+        self.shared
+            .failing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// While writes are failing, tries whether the disk takes a write of `bytes` again (a
+    /// scratch file written, synced and deleted), and if so ends the failure. Without it a
+    /// collector that answers 503 and is taken out of rotation would never get the append
+    /// that shows the disk has room again. Blocking: call it from a blocking thread.
+    pub fn recheck_writes(&self, bytes: usize) {
+        if self.write_failure().is_none() {
+            return;
+        }
+        let path = self.shared.dir.join("spool-probe.tmp");
+        let probe = || -> io::Result<()> {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&path)?;
+            std::io::Write::write_all(&mut file, &vec![0u8; bytes])?;
+            file.sync_data()
+        };
+        let result = probe();
+        let _ = fs::remove_file(&path);
+        match result {
+            Ok(()) => self.shared.write_succeeded(),
+            Err(e) => tracing::debug!(error = %e, "spool still cannot write"),
+        }
     }
 
     pub fn stats(&self) -> SpoolStats {

@@ -90,6 +90,7 @@ impl Writer {
             if self.needs_rotation(len)
                 && let Err(e) = self.sync(&mut unsynced).and_then(|()| self.rotate())
             {
+                self.shared.write_failed(&e);
                 let _ = reply.send(Err(SpoolError::Io(e)));
                 continue;
             }
@@ -224,6 +225,7 @@ impl Writer {
         }
         let n = unsynced.waiters.len() as u64;
         self.shared.appends.fetch_add(n, Ordering::Relaxed);
+        self.shared.write_succeeded();
         for (reply, id) in unsynced.waiters.drain(..) {
             let _ = reply.send(Ok(id));
         }
@@ -235,6 +237,7 @@ impl Writer {
     /// kernel's view of it is unknown (a failed fsync may have dropped dirty pages), so nothing
     /// more is written there; the next append starts a new file.
     fn fail(&mut self, unsynced: &mut Unsynced, e: &io::Error) {
+        self.shared.write_failed(e);
         for (reply, _) in unsynced.waiters.drain(..) {
             let _ = reply.send(Err(SpoolError::Io(io::Error::new(e.kind(), e.to_string()))));
         }
@@ -248,7 +251,7 @@ impl Writer {
             Ok(()) => active.synced_len,
             Err(_) => active.file.metadata().map_or(active.len, |m| m.len()),
         };
-        tracing::error!(error = %e, file = active.seq, "spool write failed; starting a new spool file");
+        tracing::debug!(error = %e, file = active.seq, "spool write failed; starting a new spool file");
         let mut state = self.shared.state();
         state.active = None;
         if let Some(f) = state.files.get_mut(&active.seq) {

@@ -28,8 +28,16 @@ impl Health {
         Self::default()
     }
 
+    /// A panic while holding the lock (a log write failing on a full disk, say) leaves at worst
+    /// one stale state; refusing every later request over it would turn that into an outage.
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, HealthState>> {
+        self.sources
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub fn report_success(&self, source: &'static str) {
-        let mut sources = self.sources.lock().expect("health lock");
+        let mut sources = self.lock();
         match sources.insert(source, HealthState::Healthy) {
             Some(HealthState::Failing(since, _)) => {
                 tracing::warn!(
@@ -47,7 +55,7 @@ impl Health {
     }
 
     pub fn report_failure(&self, source: &'static str, error: &dyn std::fmt::Display) {
-        let mut sources = self.sources.lock().expect("health lock");
+        let mut sources = self.lock();
         let was_failing = matches!(sources.get(source), Some(HealthState::Failing(..)));
         if !was_failing {
             sources.insert(
@@ -61,7 +69,7 @@ impl Health {
 
     /// Sources failing now, sorted: the value of the degraded header.
     pub fn degraded(&self) -> Vec<&'static str> {
-        let sources = self.sources.lock().expect("health lock");
+        let sources = self.lock();
         sources
             .iter()
             .filter(|(_, s)| matches!(s, HealthState::Failing(..)))
@@ -72,7 +80,7 @@ impl Health {
     /// Each failing source with when its current failure began (the first failure after the
     /// last success), in wall-clock time.
     pub fn failing_since(&self) -> BTreeMap<&'static str, Timestamp> {
-        let sources = self.sources.lock().expect("health lock");
+        let sources = self.lock();
         sources
             .iter()
             .filter_map(|(name, state)| match state {
@@ -83,7 +91,7 @@ impl Health {
     }
 
     pub fn is_healthy(&self, source: &str) -> bool {
-        let sources = self.sources.lock().expect("health lock");
+        let sources = self.lock();
         !matches!(sources.get(source), Some(HealthState::Failing(..)))
     }
 }

@@ -71,6 +71,18 @@ pub struct LoadgenArgs {
     /// The app's pid, to report its memory.
     #[arg(long)]
     query_pid: Option<u32>,
+    /// Writes the id of every report acknowledged with 200 to this file, one a line, for an
+    /// audit of the object store (scripts/chaos.sh). Each post then carries a report id of its
+    /// own (`--id-prefix` and a number), so every acknowledged report can be found again.
+    #[arg(long)]
+    acked_file: Option<PathBuf>,
+    /// Writes the id of every report refused with an HTTP error status to this file. Reports
+    /// whose request failed without an answer (connection reset, timeout) are in neither.
+    #[arg(long)]
+    refused_file: Option<PathBuf>,
+    /// The start of each report id with --acked-file; distinct per loadgen sharing a bucket.
+    #[arg(long, default_value = "lg")]
+    id_prefix: String,
 }
 
 #[derive(Default)]
@@ -78,26 +90,39 @@ struct Stats {
     latencies_us: Vec<u32>,
     statuses: BTreeMap<String, u64>,
     degraded: u64,
+    /// With --acked-file or --refused-file: the report ids answered 200, and refused.
+    acked_ids: Vec<String>,
+    refused_ids: Vec<String>,
 }
 
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.probes > 0, "--probes must be at least 1");
     anyhow::ensure!(args.tenants > 0, "--tenants must be at least 1");
-    let bodies = prepare_bodies(&args)?;
+    let reports = prepare_bodies(&args)?;
+    let tracked = args.acked_file.is_some() || args.refused_file.is_some();
+    // Encoded once, unless each post carries its own id.
+    let bodies: Vec<Vec<Bytes>> = if tracked {
+        Vec::new()
+    } else {
+        reports
+            .iter()
+            .map(|per_probe| per_probe.iter().map(encode).collect())
+            .collect()
+    };
     eprintln!(
         "loadgen: {} probes, {} distinct bodies, target {}",
         args.probes,
-        bodies.iter().map(Vec::len).sum::<usize>(),
+        reports.iter().map(Vec::len).sum::<usize>(),
         args.target
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(drive(args, bodies))
+    runtime.block_on(drive(args, reports, bodies))
 }
 
 /// Per probe, the bodies it cycles through.
-fn prepare_bodies(args: &LoadgenArgs) -> anyhow::Result<Vec<Vec<Bytes>>> {
+fn prepare_bodies(args: &LoadgenArgs) -> anyhow::Result<Vec<Vec<Report>>> {
     let templates: Vec<Report> = if args.body.is_empty() {
         Vec::new()
     } else {
@@ -113,17 +138,17 @@ fn prepare_bodies(args: &LoadgenArgs) -> anyhow::Result<Vec<Vec<Bytes>>> {
     };
     Ok((0..args.probes)
         .map(|probe| {
-            let reports = if templates.is_empty() {
+            if templates.is_empty() {
                 synthetic(probe, args.probes)
             } else {
                 templates.iter().map(|t| as_probe(t, probe)).collect()
-            };
-            reports
-                .iter()
-                .map(|r| Bytes::from(codec::encode(r, Format::Msgpack, Compression::Gzip)))
-                .collect()
+            }
         })
         .collect())
+}
+
+fn encode(report: &Report) -> Bytes {
+    Bytes::from(codec::encode(report, Format::Msgpack, Compression::Gzip))
 }
 
 fn probe_id(probe: usize) -> String {
@@ -172,7 +197,12 @@ fn synthetic(probe: usize, cluster: usize) -> Vec<Report> {
     vec![full.clone(), delta(1), delta(2)]
 }
 
-async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()> {
+async fn drive(
+    args: LoadgenArgs,
+    reports: Vec<Vec<Report>>,
+    bodies: Vec<Vec<Bytes>>,
+) -> anyhow::Result<()> {
+    let tracked = bodies.is_empty();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .timeout(Duration::from_secs(12))
@@ -201,8 +231,15 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
     let mut sent = 0usize;
     while Instant::now() < deadline {
         let permit = permits.clone().acquire_owned().await?;
-        let probe = sent % bodies.len();
-        let body = bodies[probe][(sent / bodies.len()) % bodies[probe].len()].clone();
+        let probe = sent % reports.len();
+        let nth = (sent / reports.len()) % reports[probe].len();
+        let (body, id) = if tracked {
+            let mut report = reports[probe][nth].clone();
+            report.id = format!("{}-{sent}", args.id_prefix);
+            (encode(&report), Some(report.id))
+        } else {
+            (bodies[probe][nth].clone(), None)
+        };
         let mut request = client
             .post(&url)
             .header("Content-Type", "application/msgpack")
@@ -227,9 +264,15 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
                     if response.headers().contains_key("x-stormscope-degraded") {
                         s.degraded += 1;
                     }
-                    *s.statuses
-                        .entry(response.status().as_u16().to_string())
-                        .or_default() += 1;
+                    let status = response.status().as_u16();
+                    *s.statuses.entry(status.to_string()).or_default() += 1;
+                    if let Some(id) = id {
+                        if status == 200 {
+                            s.acked_ids.push(id);
+                        } else {
+                            s.refused_ids.push(id);
+                        }
+                    }
                 }
                 Err(e) => {
                     *s.statuses
@@ -272,6 +315,15 @@ async fn drive(args: LoadgenArgs, bodies: Vec<Vec<Bytes>>) -> anyhow::Result<()>
     }
     let s = stats.lock().expect("stats lock");
     println!("{}", summary_line(&s, elapsed));
+    for (path, ids) in [
+        (&args.acked_file, &s.acked_ids),
+        (&args.refused_file, &s.refused_ids),
+    ] {
+        if let Some(path) = path {
+            let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
     if let Some(pid) = args.watch_pid {
         let hwm = rss_kib(pid, "VmHWM").unwrap_or(0);
         let now = rss_kib(pid, "VmRSS").unwrap_or(0);

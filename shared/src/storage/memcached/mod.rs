@@ -316,7 +316,9 @@ impl Storage for MemcachedStorage {
                 match self.resolve(key, wire, item?).await {
                     Ok(value) => value,
                     Err(error) if error.kind == ErrorKind::Corrupt => {
-                        tracing::warn!(%error, "corrupt memcached value treated as a miss");
+                        if let Some(suppressed) = crate::log_limit::allow("corrupt_memcached_value", key) {
+                            tracing::warn!(%error, suppressed, "corrupt memcached value treated as a miss (said once a minute per key)");
+                        }
                         None
                     }
                     Err(error) => {

@@ -1,0 +1,56 @@
+//! Where a service's HTTP routes go: into the server, or into a list of (method, path). Each
+//! service declares its routes once, through [`Routes`], so the list the API document is
+//! checked against (a test) is the list the server serves: a route added without being
+//! documented fails that test.
+
+use actix_web::http::Method;
+use actix_web::{FromRequest, Handler, Responder, web};
+
+pub enum Routes<'a> {
+    /// Registers each route on a server.
+    Serve(&'a mut web::ServiceConfig),
+    /// Only lists them.
+    List(&'a mut Vec<(Method, String)>),
+}
+
+impl Routes<'_> {
+    pub fn route<F, Args>(&mut self, method: Method, path: &str, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        match self {
+            Routes::Serve(cfg) => {
+                cfg.route(path, web::method(method).to(handler));
+            }
+            Routes::List(list) => list.push((method, path.to_owned())),
+        }
+        self
+    }
+
+    pub fn get<F, Args>(&mut self, path: &str, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(Method::GET, path, handler)
+    }
+
+    pub fn post<F, Args>(&mut self, path: &str, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.route(Method::POST, path, handler)
+    }
+}
+
+/// The routes `declare` registers, as (method, path template) pairs.
+pub fn list(declare: impl FnOnce(&mut Routes)) -> Vec<(Method, String)> {
+    let mut list = Vec::new();
+    declare(&mut Routes::List(&mut list));
+    list
+}
