@@ -62,3 +62,26 @@ fi
 
 # The browser UI's build and tests: Node.js, npm and chromium.
 bash "$(dirname "${BASH_SOURCE[0]}")/install-ui-deps.sh"
+
+# What scripts/schemathesis.sh and scripts/chaos.sh use besides the servers: curl, prlimit
+# (util-linux) and python3 with venv (schemathesis installs itself into a venv from PyPI).
+missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v prlimit >/dev/null 2>&1 || missing+=(util-linux)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "found: curl, prlimit, python3 with venv"
+else
+    apt_log=$(mktemp)
+    if ! apt_install "${missing[@]}" >"${apt_log}" 2>&1; then
+        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get update -q >>"${apt_log}" 2>&1
+        if ! apt_install "${missing[@]}" >>"${apt_log}" 2>&1; then
+            cat "${apt_log}" >&2
+            echo "error: could not install ${missing[*]}" >&2
+            exit 1
+        fi
+    fi
+    rm -f "${apt_log}"
+    echo "installed: ${missing[*]}"
+fi
