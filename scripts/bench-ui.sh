@@ -11,8 +11,12 @@ PROBES="${PROBES:-39}"
 RUNS="${RUNS:-3}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 
-cargo build --release --bin stormscope
-bin="${TARGET}/release/stormscope"
+# STORMSCOPE_BIN runs another build (e.g. a debug one) instead of building the release.
+bin="${STORMSCOPE_BIN:-}"
+if [[ -z "${bin}" ]]; then
+    cargo build --release --bin stormscope
+    bin="${TARGET}/release/stormscope"
+fi
 (cd ui && [[ -d node_modules ]] || npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
 
 data=$(mktemp -d)

@@ -177,6 +177,8 @@ export async function browser() {
       "--disable-sync",
       "--no-first-run",
       "--disable-quic",
+      // Containers often have a small /dev/shm, where large pages crash the renderer.
+      "--disable-dev-shm-usage",
       // WebGL through the software renderer: a CI machine has no GPU.
       "--enable-unsafe-swiftshader",
       "--use-angle=swiftshader",
