@@ -7,9 +7,7 @@ use stormscope_app::{App, AppConfig};
 use stormscope_shared::storage::object::ObjectStoreTimeouts;
 
 use super::collector::{StorageArgs, TenancyMode};
-use super::common::{
-    bytes, duration, init_logging, serve, shutdown_signal, warn_header_tenancy,
-};
+use super::common::{bytes, duration, init_logging, serve, shutdown_signal, warn_header_tenancy};
 
 #[derive(Debug, Args)]
 pub struct AppArgs {

@@ -199,6 +199,8 @@ impl QueryError {
             QueryError::TooManyEvents(_) => "too-many-events",
             QueryError::UnknownEventKind(_) => "unknown-kind",
             QueryError::RateLimited(_) => "rate-limited",
+            QueryError::TooManySockets(_) => "too-many-sockets",
+            QueryError::BadPath(_) => "bad-path",
         }
     }
 }

@@ -43,6 +43,7 @@ pub async fn status(
             .map(|(s, t)| (*s, *t))
             .collect(),
         ingest: ingest.iter().filter(|r| r.is_failing()).cloned().collect(),
+        partial_window: false,
     };
     let body = json!({
         "version": env!("CARGO_PKG_VERSION"),
