@@ -20,4 +20,4 @@ pub use memcached::{Memcached, MemcachedClient, shared_memcached};
 pub use ports::free_port;
 pub use process::ServerProcess;
 pub use s3::{S3Server, shared_s3};
-pub use stormscope::{CollectorProcess, s3_env, stormscope_bin};
+pub use stormscope::{CollectorProcess, app_process, s3_env, stormscope_bin};

@@ -95,3 +95,25 @@ impl DerefMut for CollectorProcess {
         &mut self.process
     }
 }
+
+/// Starts `stormscope app` on a free port, reading bucket `bucket` of `s3` and the cache at
+/// `memcached`, with `args` added (each test adds the deadlines and tenancy it needs).
+pub fn app_process(s3: &S3Server, bucket: &str, memcached: &str, args: &[&str]) -> ServerProcess {
+    let object_store = format!("s3://{bucket}");
+    let mut fixed: Vec<OsString> = vec![
+        "--object-store".into(),
+        object_store.into(),
+        "--memcached".into(),
+        memcached.into(),
+    ];
+    fixed.extend(args.iter().map(OsString::from));
+    ServerProcess::start_with_env(stormscope_bin(), s3_env(s3), move |port| {
+        let mut all: Vec<OsString> = vec![
+            "app".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}").into(),
+        ];
+        all.extend(fixed.iter().cloned());
+        all
+    })
+}

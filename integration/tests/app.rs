@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use stormscope_integration::{
-    CollectorProcess, ServerProcess, s3_env, shared_memcached, shared_s3, stormscope_bin,
+    CollectorProcess, ServerProcess, app_process, s3_env, shared_memcached, shared_s3,
+    stormscope_bin,
 };
 use stormscope_shared::Format;
 use stormscope_shared::codec::{self, Compression};
@@ -18,24 +19,7 @@ use stormscope_shared::time::Timestamp;
 const TENANT: (&str, &str) = ("X-Scope-OrgID", "e2e");
 
 fn app(memcached: &str) -> ServerProcess {
-    let memcached = memcached.to_owned();
-    ServerProcess::start_with_env(stormscope_bin(), s3_env(shared_s3()), move |port| {
-        [
-            "app",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--object-store",
-            &format!("s3://{BUCKET}"),
-            "--memcached",
-            &memcached,
-            "--tenancy",
-            "header",
-            "--workers",
-            "2",
-        ]
-        .map(OsString::from)
-        .to_vec()
-    })
+    app_process(shared_s3(), BUCKET, memcached, &["--tenancy", "header"])
 }
 
 async fn host_ids(
@@ -167,9 +151,9 @@ async fn standalone_shows_this_machine_within_ten_seconds() {
     .await;
     let ours = format!("{};{}", this_host(), std::process::id());
     assert!(processes["nodes"].get(&ours).is_some(), "{ours} missing");
-    // The front page links the API, and `/api` offers history.
+    // The front page is the embedded UI, by relative URLs; `/api` offers history.
     let page = client.get(&url).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("href=\"api/topology\""), "{page}");
+    assert!(page.contains("src=\"assets/app-"), "{page}");
     let details = get_json(&client, &format!("{url}/api")).await;
     assert_eq!(details["capabilities"]["historic_reports"], true);
     assert!(data.path().join("fresh/spool").is_dir());

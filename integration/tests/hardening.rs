@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use stormscope_integration::{
-    CollectorProcess, Memcached, S3Server, ServerProcess, s3_env, shared_memcached, shared_s3,
-    stormscope_bin,
+    CollectorProcess, Memcached, S3Server, ServerProcess, app_process, s3_env, shared_memcached,
+    shared_s3, stormscope_bin,
 };
 use stormscope_shared::keys;
 use stormscope_shared::tenancy::TenantId;
@@ -370,24 +370,7 @@ async fn a_full_disk_turns_the_collector_unready_at_once_and_it_recovers_by_itse
 
 fn app(s3: &S3Server, memcached: &str) -> ServerProcess {
     s3.create_bucket(BUCKET);
-    let memcached = memcached.to_owned();
-    ServerProcess::start_with_env(stormscope_bin(), s3_env(s3), move |port| {
-        [
-            "app",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--object-store",
-            &format!("s3://{BUCKET}"),
-            "--object-store-timeout",
-            "1s",
-            "--memcached",
-            &memcached,
-            "--workers",
-            "2",
-        ]
-        .map(OsString::from)
-        .to_vec()
-    })
+    app_process(s3, BUCKET, memcached, &["--object-store-timeout", "1s"])
 }
 
 #[tokio::test(flavor = "multi_thread")]

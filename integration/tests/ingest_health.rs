@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use stormscope_integration::{
-    CollectorProcess, Memcached, S3Server, ServerProcess, s3_env, shared_s3, stormscope_bin,
+    CollectorProcess, Memcached, S3Server, ServerProcess, app_process, s3_env, shared_s3,
+    stormscope_bin,
 };
 
 fn collector(s3: &S3Server, memcached: &str, id: &str) -> CollectorProcess {
@@ -39,26 +40,13 @@ fn collector(s3: &S3Server, memcached: &str, id: &str) -> CollectorProcess {
 }
 
 fn app(s3: &S3Server, memcached: &str) -> ServerProcess {
-    let memcached = memcached.to_owned();
-    ServerProcess::start_with_env(stormscope_bin(), s3_env(s3), move |port| {
-        [
-            "app",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--object-store",
-            &format!("s3://{BUCKET}"),
-            "--object-store-timeout",
-            "1s",
-            "--memcached",
-            &memcached,
-            "--memcached-timeout",
-            "200ms",
-            "--workers",
-            "2",
-        ]
-        .map(OsString::from)
-        .to_vec()
-    })
+    let args = [
+        "--object-store-timeout",
+        "1s",
+        "--memcached-timeout",
+        "200ms",
+    ];
+    app_process(s3, BUCKET, memcached, &args)
 }
 
 /// An answer: status, the degraded header, the JSON body.

@@ -13,14 +13,13 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 use stormscope_integration::{
-    CollectorProcess, Memcached, S3Server, ServerProcess, s3_env, stormscope_bin,
+    CollectorProcess, Memcached, S3Server, ServerProcess, app_process, s3_env,
 };
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::synth::{SynthSpec, generate, hostname};
@@ -53,26 +52,8 @@ fn collector(s3: &S3Server, memcached: &str, i: usize) -> CollectorProcess {
 }
 
 fn app(s3: &S3Server, memcached: &str) -> ServerProcess {
-    let memcached = memcached.to_owned();
-    ServerProcess::start_with_env(stormscope_bin(), s3_env(s3), move |port| {
-        [
-            "app",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--object-store",
-            &format!("s3://{BUCKET}"),
-            "--memcached",
-            &memcached,
-            "--window",
-            "6s",
-            "--workers",
-            "1",
-            "--log-level",
-            "warn",
-        ]
-        .map(OsString::from)
-        .to_vec()
-    })
+    let args = ["--window", "6s", "--workers", "1", "--log-level", "warn"];
+    app_process(s3, BUCKET, memcached, &args)
 }
 
 /// Probe `p`'s report number `n`: its own host, a report id naming both.

@@ -352,7 +352,7 @@ async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
             state
                 .live
                 .evict(state.budget.share(crate::budget::Cache::LiveWindows));
-            let mut degraded = stored.degraded;
+            let mut degraded = state.completed(stored.degraded).await;
             degraded.partial_window = partial;
             return Snapshot {
                 report,
