@@ -55,8 +55,12 @@ for body in testdata/scope-probe/hostA-01-full.msgpack.gz testdata/scope-probe/h
 done
 
 status=0
+# POST /api/ui/events is rate limited per client, so the same request answers 204 or 429 by
+# timing alone, which schemathesis reports as an inconsistent result; app/tests/ui_events.rs
+# covers its limits and statuses in-process.
 "${VENV}/bin/st" run "${URL}/api/openapi.json" \
     --url "${URL}" \
+    --exclude-path /api/ui/events \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --max-examples "${MAX_EXAMPLES}" \
     --seed 1 \

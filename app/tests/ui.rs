@@ -185,5 +185,13 @@ async fn the_layout_worker_is_served_and_unknown_assets_are_404() {
         let response =
             test::call_service(&service, TestRequest::get().uri(missing).to_request()).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
+        if missing != "/assets/" {
+            // Past the router (an empty name matches no route), the UI's 404 is JSON too.
+            assert_eq!(
+                response.headers().get(header::CONTENT_TYPE).unwrap(),
+                "application/json",
+                "{missing}: errors are JSON"
+            );
+        }
     }
 }

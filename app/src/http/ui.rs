@@ -99,9 +99,9 @@ fn accepts_gzip(req: &HttpRequest) -> bool {
 
 fn serve(req: &HttpRequest, path: &str, cache_control: &'static str) -> HttpResponse {
     let Some(asset) = assets().get(path) else {
+        // JSON like every other error of the API, so clients and the API document agree.
         return HttpResponse::NotFound()
-            .content_type("text/plain; charset=utf-8")
-            .body(format!("no UI asset {path:?}\n"));
+            .json(serde_json::json!({ "error": format!("no UI asset {path:?}") }));
     };
     let fresh = req
         .headers()
