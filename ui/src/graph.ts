@@ -12,6 +12,9 @@ import { current as currentTheme, nodeColour, type Theme } from "./theme";
 import type { Matcher } from "./search";
 import type { NodeSummary } from "./types";
 
+/** From this many nodes on, edges are hidden while the camera moves. */
+const LARGE = 2000;
+
 type LabelData = PartialButFor<NodeDisplayData, "x" | "y" | "size" | "label" | "color"> & { minor?: string };
 
 export class GraphView {
@@ -185,6 +188,10 @@ export class GraphView {
   /** Applies a change of the store; `nodes` is the store's map after it. */
   apply(change: Change, nodes: Map<string, NodeSummary>): void {
     const g = this.graph;
+    // The websocket sends a diff every second, mostly empty: an empty one must not redraw.
+    // On a software WebGL renderer a redraw of thousands of edges takes hundreds of
+    // milliseconds; one a second kept the GPU process saturated and the page unresponsive.
+    if (!change.reset && change.added.length === 0 && change.updated.length === 0 && change.removed.length === 0) return;
     if (change.reset) {
       this.layout.stop();
       g.clear();
@@ -221,7 +228,9 @@ export class GraphView {
       if (!this.laidOut) this.layout.start("full", fresh);
       else this.layout.start("settle", fresh);
     }
-    this.refreshMatches(nodes);
+    // Large graphs: edges are not drawn while the camera moves, so panning stays smooth.
+    this.sigma?.setSetting("hideEdgesOnMove", g.order > LARGE);
+    if (this.matcher !== null) this.refreshMatches(nodes);
   }
 
   /** Makes `n`'s outgoing edges those of its adjacency. */
@@ -248,6 +257,7 @@ export class GraphView {
   }
 
   private refreshMatches(nodes: Map<string, NodeSummary>): void {
+    // Graph changes redraw by themselves (sigma listens to the graph); only a search needs this.
     this.matches.clear();
     if (this.matcher) for (const n of nodes.values()) if (this.matcher(n)) this.matches.add(n.id);
     this.sigma?.refresh({ skipIndexation: true });

@@ -23,6 +23,7 @@ export class Layout {
   private worker: Worker | null = null;
   private run = 0;
   private order: string[] = [];
+  private latest: PositionsMessage | null = null;
   running = false;
   /** Called after positions from the worker were applied. */
   onTick: (done: boolean) => void = () => {};
@@ -130,6 +131,23 @@ export class Layout {
 
   private apply(msg: PositionsMessage): void {
     if (msg.run !== this.run) return;
+    // Positions that arrive faster than frames are drawn: only the newest of a frame is
+    // applied (the last batch of a run always is).
+    const first = this.latest === null;
+    this.latest = msg;
+    if (msg.done) {
+      this.latest = null;
+      this.applyNow(msg);
+    } else if (first) {
+      requestAnimationFrame(() => {
+        const m = this.latest;
+        this.latest = null;
+        if (m && m.run === this.run) this.applyNow(m);
+      });
+    }
+  }
+
+  private applyNow(msg: PositionsMessage): void {
     const g = this.graph;
     const xy = msg.xy;
     const index = new Map<string, number>();

@@ -25,6 +25,12 @@ export interface PositionsMessage {
 
 const PPN = 10;
 const SLICE_MS = 30;
+/**
+ * How often positions go to the page: every slice for small graphs, less often for large ones,
+ * where each batch re-indexes every node on the page and redraws thousands of edges (slow on
+ * software WebGL): posting every 30 ms there queued more redraws than the page could draw.
+ */
+const postEvery = (n: number) => (n > 1000 ? 250 : 0);
 let current = 0;
 
 self.onmessage = (e: MessageEvent<RunMessage | { type: "stop" }>) => {
@@ -36,6 +42,7 @@ self.onmessage = (e: MessageEvent<RunMessage | { type: "stop" }>) => {
   current = msg.run;
   const started = performance.now();
   let done = 0;
+  let posted = 0;
   const step = () => {
     if (current !== msg.run) return;
     const sliceEnd = performance.now() + SLICE_MS;
@@ -45,6 +52,11 @@ self.onmessage = (e: MessageEvent<RunMessage | { type: "stop" }>) => {
     }
     const finished = done >= msg.iterations || performance.now() - started > msg.budgetMs;
     const n = msg.nodes.length / PPN;
+    if (!finished && performance.now() - posted < postEvery(n)) {
+      setTimeout(step, 0);
+      return;
+    }
+    posted = performance.now();
     const xy = new Float32Array(n * 2);
     for (let i = 0; i < n; i++) {
       xy[2 * i] = msg.nodes[i * PPN];
