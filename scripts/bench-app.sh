@@ -15,26 +15,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="${HOME}/.cargo/bin:${PATH}"
 DURATION="${1:-30s}"
 
-bash scripts/install-test-deps.sh >/dev/null
-# STORMSCOPE_BIN=path uses that release binary instead of building one.
-if [ -n "${STORMSCOPE_BIN:-}" ]; then
-    BIN="${STORMSCOPE_BIN}"
-else
-    cargo build --release --quiet --bin stormscope
-    BIN=target/release/stormscope
-fi
-APP_BIN="${APP_BIN:-${BIN}}"
-WORK=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "${WORK}"; }
-trap cleanup EXIT
-
-mkdir -p "${WORK}/s3/bench"
-memcached -l 127.0.0.1 -p 21312 -U 0 -m 1024 -u root >"${WORK}/memcached.log" 2>&1 & pids+=($!)
-s3s-fs --host 127.0.0.1 --port 29101 --access-key bench --secret-key bench-secret "${WORK}/s3" >"${WORK}/s3.log" 2>&1 & pids+=($!)
-sleep 1
-export AWS_ENDPOINT_URL=http://127.0.0.1:29101 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret \
-    AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
+bench_servers 21312 29101
 "${BIN}" collector --listen 127.0.0.1:24142 --workers 1 --memcached 127.0.0.1:21312 \
     --object-store s3://bench --spool-dir "${WORK}/spool" --log-level warn >"${WORK}/collector.log" 2>&1 &
 pids+=($!)

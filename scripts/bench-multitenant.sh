@@ -17,26 +17,9 @@ TENANTS="${TENANTS:-50}"
 PROBES_PER_TENANT="${PROBES_PER_TENANT:-4}"
 PROBES=$(( TENANTS * PROBES_PER_TENANT ))
 
-bash scripts/install-test-deps.sh >/dev/null
-# STORMSCOPE_BIN=path uses that release binary instead of building one.
-if [ -n "${STORMSCOPE_BIN:-}" ]; then
-    BIN="${STORMSCOPE_BIN}"
-else
-    cargo build --release --quiet --bin stormscope
-    BIN=target/release/stormscope
-fi
-APP_BIN="${APP_BIN:-${BIN}}"
-WORK=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "${WORK}"; }
-trap cleanup EXIT
-
-mkdir -p "${WORK}/s3/bench"
-memcached -l 127.0.0.1 -p 21313 -U 0 -m 1024 -u root >"${WORK}/memcached.log" 2>&1 & pids+=($!)
-s3s-fs --host 127.0.0.1 --port 29102 --access-key bench --secret-key bench-secret "${WORK}/s3" >"${WORK}/s3.log" 2>&1 & pids+=($!)
-sleep 1
-export AWS_ENDPOINT_URL=http://127.0.0.1:29102 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret \
-    AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
+bench_servers 21313 29102
 "${BIN}" collector --listen 127.0.0.1:24152 --workers 1 --memcached 127.0.0.1:21313 \
     --object-store s3://bench --spool-dir "${WORK}/spool" --tenancy header --log-level warn \
     >"${WORK}/collector.log" 2>&1 &
