@@ -71,6 +71,12 @@ export class GraphView {
       pointer = { x: event.x, y: event.y };
     });
     s.on("afterRender", () => this.onRender());
+    // Sigma follows window resizes only; a banner appearing above the graph or the details
+    // panel changes the container alone, and the canvas must follow it and draw again.
+    new ResizeObserver(() => {
+      s.resize();
+      s.refresh();
+    }).observe(container);
   }
 
   private settings(): Partial<Settings> {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { browser, debug, eventually, fixture, memcached, newPage, postReport, s3, screenshots, sleep, stormscope } from "./harness.mjs";
+import { browser, debug, drawnPixels, eventually, fixture, memcached, newPage, postReport, s3, screenshots, sleep, stormscope } from "./harness.mjs";
 import { startProxy } from "./proxy.mjs";
 
 mkdirSync(screenshots, { recursive: true });
@@ -69,6 +69,8 @@ describe("collector and app over memcached and s3s-fs, behind a proxy", () => {
       await eventually(async () => (await debug(page, "banner")).sources.includes("cache"), 15_000, "the cache banner");
       const text = (await debug(page, "banner")).text;
       assert.match(text, /The cache \(memcached\) is unreachable/);
+      // The banner shrinks the graph's container; the graph must still be drawn in it.
+      await eventually(async () => (await drawnPixels(page, ".graph")) > 500, 2_000, "the graph drawn under the banner");
       await page.screenshot({ path: join(screenshots, "degraded-banner.png") });
     } finally {
       mc.stopSignal("SIGCONT");

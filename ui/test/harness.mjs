@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { PNG } from "pngjs";
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const target = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGET_DIR) : join(repo, "target");
@@ -212,4 +213,27 @@ export function fixture(name) {
 /** The renderer's own counts, through the UI's read-only debug object. */
 export function debug(page, what, ...args) {
   return page.evaluate(([w, a]) => window.__stormscope[w](...a), [what, args]);
+}
+
+/**
+ * How many pixels of the element differ clearly from its background (its most common colour):
+ * what a person would see drawn there. A graph that lost its drawing shows only its controls.
+ */
+export async function drawnPixels(page, selector) {
+  // Inset by 2 px: a fractional edge would take in a neighbour's border.
+  const box = await page.locator(selector).boundingBox();
+  const clip = { x: box.x + 2, y: box.y + 2, width: box.width - 4, height: box.height - 4 };
+  const { data } = PNG.sync.read(await page.screenshot({ clip }));
+  const frequency = new Map();
+  for (let i = 0; i < data.length; i += 4) {
+    const rgb = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+    frequency.set(rgb, (frequency.get(rgb) ?? 0) + 1);
+  }
+  const background = [...frequency].reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+  const [r0, g0, b0] = [background >> 16, (background >> 8) & 255, background & 255];
+  let drawn = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (Math.abs(data[i] - r0) + Math.abs(data[i + 1] - g0) + Math.abs(data[i + 2] - b0) > 48) drawn++;
+  }
+  return drawn;
 }
