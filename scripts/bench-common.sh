@@ -1,15 +1,15 @@
-# Sourced by the service benchmarks (bench-app.sh, bench-multitenant.sh): the binary to run,
-# a scratch folder removed on exit, and a real memcached and s3s-fs on the given loopback ports.
+# Sourced by the service benchmarks (bench-app.sh, bench-multitenant.sh, bench-standalone.sh):
+# the binary to run, a scratch folder removed on exit, and a real memcached and s3s-fs on the
+# given loopback ports.
 #
-#   bench_servers MEMCACHED_PORT S3_PORT
+#   bench_setup                             the binary and the scratch folder only
+#   bench_servers MEMCACHED_PORT S3_PORT    those, and the servers
 #
 # Sets BIN (STORMSCOPE_BIN, or a release build made here), APP_BIN (defaults to BIN), WORK,
 # and the AWS_* variables that point the collector and the app at the s3s-fs bucket `bench`.
 # Processes added to `pids` are stopped on exit.
 
-bench_servers() {
-    local memcached_port="$1" s3_port="$2"
-    bash scripts/install-test-deps.sh >/dev/null
+bench_setup() {
     # STORMSCOPE_BIN=path uses that release binary instead of building one.
     if [ -n "${STORMSCOPE_BIN:-}" ]; then
         BIN="${STORMSCOPE_BIN}"
@@ -21,6 +21,12 @@ bench_servers() {
     WORK=$(mktemp -d)
     pids=()
     trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "${WORK}"' EXIT
+}
+
+bench_servers() {
+    local memcached_port="$1" s3_port="$2"
+    bash scripts/install-test-deps.sh >/dev/null
+    bench_setup
 
     mkdir -p "${WORK}/s3/bench"
     memcached -l 127.0.0.1 -p "${memcached_port}" -U 0 -m 1024 -u root >"${WORK}/memcached.log" 2>&1 &

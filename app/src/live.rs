@@ -143,12 +143,21 @@ impl Merged {
     /// merged in order, so the decoded window never exists all at once. Bodies that do not
     /// decode are left out, as missing reports are.
     fn build_from_bodies(bodies: &[(String, Bytes)], limits: &Limits) -> Merged {
+        Self::build_from_bodies_on(bodies, limits, Cores::All)
+    }
+
+    /// As [`Merged::build_from_bodies`], decoding on every core or on this thread alone.
+    fn build_from_bodies_on(bodies: &[(String, Bytes)], limits: &Limits, cores: Cores) -> Merged {
         // What `fast_merge` does, a chunk at a time.
         let mut report = Report::make();
         let mut ids = Vec::new();
         let mut keys = HashSet::with_capacity(bodies.len());
         for chunk in bodies.chunks(BUILD_CHUNK) {
-            let decoded = par_map_heavy(chunk, |(key, body)| decode_body(key, body, limits));
+            let decode = |(key, body): &(String, Bytes)| decode_body(key, body, limits);
+            let decoded: Vec<Option<Report>> = match cores {
+                Cores::All => par_map_heavy(chunk, decode),
+                Cores::This => chunk.iter().map(decode).collect(),
+            };
             for ((key, _), decoded) in chunk.iter().zip(decoded) {
                 let Some(decoded) = decoded else { continue };
                 report.merge(&decoded);
@@ -224,6 +233,50 @@ impl Merged {
         }
         self.keys.insert(key.to_owned());
         self.lineage.step(touched);
+    }
+}
+
+/// Where a build decodes: on every core when a query waits for it, on the calling thread
+/// alone in the background, where it must leave the cores to the queries.
+#[derive(Clone, Copy, Debug)]
+enum Cores {
+    All,
+    This,
+}
+
+/// Runs background rebuilds, one at a time, on one long-lived thread at a lower CPU priority
+/// (nice 10): a rebuild decodes the whole window, and queries going on meanwhile come first.
+/// One thread rather than one per rebuild also keeps the allocator's heaps from being
+/// abandoned with every rebuild while the state they hold lives on.
+fn in_background(job: impl FnOnce() + Send + 'static) {
+    type Job = Box<dyn FnOnce() + Send>;
+    static QUEUE: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (send, receive) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("live-rebuild".into())
+            .spawn(move || {
+                lower_this_threads_priority();
+                for job in receive {
+                    job();
+                }
+            })
+            .expect("the rebuild thread starts");
+        Mutex::new(send)
+    });
+    queue
+        .lock()
+        .expect("rebuild queue lock")
+        .send(Box::new(job))
+        .expect("the rebuild thread runs as long as the process");
+}
+
+fn lower_this_threads_priority() {
+    // SAFETY: setpriority and gettid take no pointers; on Linux a thread id names one thread.
+    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+    if result != 0 {
+        tracing::debug!("rebuilds run at normal priority: setpriority failed");
     }
 }
 
@@ -309,7 +362,7 @@ fn advance(
         live.install(&mut guard, build());
     } else if overdue && !live.rebuilding.swap(true, Ordering::AcqRel) {
         let live = live.clone();
-        std::thread::spawn(move || {
+        in_background(move || {
             let rebuilt = rebuild();
             let mut guard = live.merged.lock().expect("live window lock");
             live.install(&mut guard, rebuilt);
@@ -349,8 +402,9 @@ fn first_answer(
     live.install(&mut guard, merged);
     if !live.rebuilding.swap(true, Ordering::AcqRel) {
         let (live, whole, limits) = (live.clone(), bodies.to_vec(), limits.clone());
-        std::thread::spawn(move || {
-            let rebuilt = Merged::build_from_bodies(&whole, &limits);
+        in_background(move || {
+            // Answers stay partial until this lands: decoded on every core.
+            let rebuilt = Merged::build_from_bodies_on(&whole, &limits, Cores::All);
             let mut guard = live.merged.lock().expect("live window lock");
             live.install(&mut guard, rebuilt);
             live.rebuilding.store(false, Ordering::Release);
@@ -476,7 +530,7 @@ impl LiveWindows {
             &held,
             start_ms,
             || Merged::build_from_bodies(&bodies, limits),
-            move || Merged::build_from_bodies(&owned, &background_limits),
+            move || Merged::build_from_bodies_on(&owned, &background_limits, Cores::This),
             |merged| {
                 partial = merged.partial_from.is_some();
                 for (key, body) in &bodies {

@@ -316,3 +316,48 @@ async fn a_whole_window_decodes_at_once_and_an_undecodable_report_is_counted_mis
     let again = fresh.read(&t, now, Duration::from_secs(15)).await;
     assert_eq!(ids(&again), expected);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stored_window_of_hundreds_of_reports_comes_whole_and_only_what_is_not_held() {
+    let s3 = S3Server::start();
+    let s = setup_shared(&s3).await;
+    let (_, t) = tenant("stored");
+    // A first query's window: more bodies than the cache is asked for in one call.
+    let now = Timestamp::now().unix_millis();
+    let mut keys = Vec::new();
+    for i in 0..150 {
+        let at = now - 12_000 + i * 50;
+        let key = stormscope_shared::keys::report_key(&t, at, "test", i as u64);
+        let body = bytes::Bytes::from(format!("body {i}"));
+        s.reader.cache.put(&t, &key, at, body).await.unwrap();
+        keys.push(key);
+    }
+    let none = std::collections::HashSet::new();
+    let stored = s
+        .reader
+        .read_stored(&t, now, Duration::from_secs(15), &none)
+        .await
+        .expect("the cache answers the whole window");
+    assert_eq!(stored.keys, keys, "every key, oldest first");
+    let fresh: Vec<(String, String)> = stored
+        .fresh
+        .iter()
+        .map(|(k, b)| (k.clone(), String::from_utf8(b.to_vec()).unwrap()))
+        .collect();
+    let expected: Vec<(String, String)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), format!("body {i}")))
+        .collect();
+    assert_eq!(fresh, expected, "each key with its own body");
+    // A later query holds most of them: only the rest are fetched.
+    let held: std::collections::HashSet<String> = keys[..100].iter().cloned().collect();
+    let later = s
+        .reader
+        .read_stored(&t, now, Duration::from_secs(15), &held)
+        .await
+        .unwrap();
+    assert_eq!(later.keys, keys);
+    let fetched: Vec<&String> = later.fresh.iter().map(|(k, _)| k).collect();
+    assert_eq!(fetched, keys[100..].iter().collect::<Vec<_>>());
+}

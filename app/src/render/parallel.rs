@@ -1,111 +1,56 @@
 //! Large views split their per-node work across the machine's cores: a query for a hundred
 //! probes' processes summarises tens of thousands of nodes, and one core alone would keep the
-//! user waiting for most of the answer. Small views stay on the calling thread. Hand-written
-//! over `std::thread::scope` rather than a pool crate: three call shapes, no queueing needed.
+//! user waiting for most of the answer. Small views stay on the calling thread.
+//!
+//! The work runs on rayon's pool of long-lived threads. Starting threads per render, as this
+//! did before, gave every render fresh allocator heaps that were abandoned when the threads
+//! ended while the summaries they allocated lived on in caches: memory came back to the
+//! system late and in pieces, and the app's RSS swung by a couple of hundred megabytes.
 
-use std::cell::Cell;
+use rayon::prelude::*;
 
-/// Below this many items one thread is faster than starting more.
+/// Below this many items one thread is faster than handing work out.
 const MIN_PER_THREAD: usize = 2048;
-const MAX_THREADS: usize = 4;
 
-/// `items.iter().map(f).collect()`, in order, on up to [`MAX_THREADS`] threads.
+/// `items.iter().map(&f).collect()`, in order, across the cores for large inputs.
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    par_chunks(items, |part| part.iter().map(&f).collect::<Vec<R>>())
-        .into_iter()
-        .flatten()
+    if items.len() < 2 * MIN_PER_THREAD {
+        return items.iter().map(&f).collect();
+    }
+    items
+        .par_iter()
+        .with_min_len(MIN_PER_THREAD)
+        .map(&f)
         .collect()
 }
 
-/// As [`par_map`] for items that each take long (decoding a report): split across the cores
-/// from two items on.
+/// As [`par_map`] for items that each take long (decoding a report): split from two items on.
 pub fn par_map_heavy<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = items.len().clamp(1, cores().min(MAX_THREADS));
-    split(items, threads, |part| {
-        part.iter().map(&f).collect::<Vec<R>>()
-    })
-    .into_iter()
-    .flatten()
-    .collect()
+    if items.len() < 2 {
+        return items.iter().map(&f).collect();
+    }
+    items.par_iter().map(&f).collect()
 }
 
-/// `f` of consecutive parts of `items`, one per thread, in order.
+/// `f` of consecutive parts of `items`, in order: one part for small inputs, else about one
+/// per core.
 pub fn par_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    split(items, threads_for(items.len()), f)
-}
-
-fn split<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    if threads <= 1 {
+    let parts = (items.len() / MIN_PER_THREAD).clamp(1, rayon::current_num_threads());
+    if parts <= 1 {
         return vec![f(items)];
     }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let mut parts = items.chunks(chunk);
-        // The last part is done here rather than on a new thread: the caller would only wait,
-        // and what it allocates it frees cheaply (memory allocated on another thread is
-        // handed back to that thread's heap, at several times the cost of a free).
-        let last = parts.next_back().expect("at least two parts");
-        let handles: Vec<_> = parts.map(|part| scope.spawn(move || f(part))).collect();
-        let last = f(last);
-        let mut results: Vec<R> = handles
-            .into_iter()
-            .map(|h| h.join().expect("a render thread panicked"))
-            .collect();
-        results.push(last);
-        results
-    })
+    items
+        .par_chunks(items.len().div_ceil(parts))
+        .map(&f)
+        .collect()
 }
 
-/// `(a(), b())`, `a` on another thread while this one does `b`. Work either splits further
-/// stays on its own thread: the cores are busy already.
-pub fn join<RA: Send, RB>(a: impl FnOnce() -> RA + Send, b: impl FnOnce() -> RB) -> (RA, RB) {
-    if cores() <= 1 || JOINED.get() {
-        return (a(), b());
-    }
-    std::thread::scope(|scope| {
-        let a = scope.spawn(|| {
-            JOINED.set(true);
-            a()
-        });
-        let b = {
-            let _joined = Joined::here();
-            b()
-        };
-        (a.join().expect("a render thread panicked"), b)
-    })
-}
-
-/// Marks this thread as one side of a [`join`] while it lives, even if its work panics.
-struct Joined;
-
-impl Joined {
-    fn here() -> Self {
-        JOINED.set(true);
-        Joined
-    }
-}
-
-impl Drop for Joined {
-    fn drop(&mut self) {
-        JOINED.set(false);
-    }
-}
-
-thread_local! {
-    /// Whether this thread is one side of a [`join`].
-    static JOINED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn threads_for(items: usize) -> usize {
-    if JOINED.get() {
-        return 1;
-    }
-    (items / MIN_PER_THREAD).clamp(1, cores().min(MAX_THREADS))
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// `(a(), b())`, possibly at the same time on two cores.
+pub fn join<RA: Send, RB: Send>(
+    a: impl FnOnce() -> RA + Send,
+    b: impl FnOnce() -> RB + Send,
+) -> (RA, RB) {
+    rayon::join(a, b)
 }
 
 #[cfg(test)]
@@ -120,15 +65,19 @@ mod tests {
             assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
             let heavy = par_map_heavy(&items, |i| i * 2);
             assert_eq!(heavy, doubled);
+            let chunked: Vec<usize> = par_chunks(&items, |part| {
+                part.iter().map(|i| i * 2).collect::<Vec<_>>()
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+            assert_eq!(chunked, doubled);
         }
     }
 
     #[test]
-    fn joined_work_stays_on_its_thread() {
-        let items: Vec<usize> = (0..MIN_PER_THREAD * 4).collect();
-        let threads = || par_chunks(&items, |_| std::thread::current().id()).len();
-        let (a, b) = join(threads, threads);
-        assert_eq!((a, b), (1, 1));
-        assert_eq!(threads(), threads_for(items.len()));
+    fn small_inputs_stay_in_one_part() {
+        let items: Vec<usize> = (0..MIN_PER_THREAD).collect();
+        assert_eq!(par_chunks(&items, |p| p.len()), vec![MIN_PER_THREAD]);
     }
 }
