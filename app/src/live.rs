@@ -259,7 +259,11 @@ fn in_background(job: impl FnOnce() + Send + 'static) {
             .spawn(move || {
                 lower_this_threads_priority();
                 for job in receive {
-                    job();
+                    // A rebuild that panics must not take the thread, and every later
+                    // rebuild, with it.
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                        tracing::error!("a live window rebuild panicked");
+                    }
                 }
             })
             .expect("the rebuild thread starts");
