@@ -16,9 +16,17 @@ use crate::render::{self, Frame, Options, Rendered, Reuse, SharedHead};
 /// Heads not used for this long are dropped (and their memory with them).
 const IDLE: Duration = Duration::from_secs(60);
 
-#[derive(Default)]
 pub struct KeptHeads {
     entries: Mutex<HashMap<(TenantId, String), Arc<Kept>>>,
+    /// The bytes all tenants' kept heads may hold (estimated, see [`crate::size::heads`]).
+    budget: usize,
+}
+
+impl Default for KeptHeads {
+    /// Unbounded but for idle time.
+    fn default() -> Self {
+        KeptHeads::new(usize::MAX)
+    }
 }
 
 /// One view's heads, in id order, as rendered from one version of a tenant's live state.
@@ -27,10 +35,20 @@ struct Kept {
     version: u64,
     frame: Frame,
     heads: Vec<SharedHead>,
+    bytes: usize,
     at: Instant,
 }
 
 impl KeptHeads {
+    /// Kept heads of at most `budget` bytes: beyond it, the least recently rendered views'
+    /// heads go first (their next render summarises every node again).
+    pub fn new(budget: usize) -> Self {
+        KeptHeads {
+            entries: Mutex::default(),
+            budget,
+        }
+    }
+
     /// Renders `view` of a tenant's window with `options`: a live window (one with a lineage)
     /// takes over the heads of the nodes unchanged since the tenant's latest render of the
     /// view, and keeps this render's heads for the next. `None` for an unknown view.
@@ -78,17 +96,44 @@ impl KeptHeads {
                 state: lineage.state(),
                 version: lineage.version(),
                 frame,
+                bytes: crate::size::heads(&heads),
                 heads,
                 at: Instant::now(),
             };
-            entries.insert(key, Arc::new(kept));
+            entries.insert(key.clone(), Arc::new(kept));
         }
+        let total = within_budget(&mut entries, tenant, self.budget);
+        crate::budget::Cache::KeptHeads.record(total);
         Some(rendered)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, String), Arc<Kept>>> {
         self.entries.lock().expect("kept heads lock")
     }
+}
+
+/// Drops other tenants' least recently rendered views' heads while all hold more than
+/// `budget` bytes; returns what the rest hold. The tenant just rendered keeps all of its own,
+/// even over the budget: its views alternate (hosts, then processes), and each must find its
+/// heads on its next render.
+fn within_budget(
+    entries: &mut HashMap<(TenantId, String), Arc<Kept>>,
+    keep: &TenantId,
+    budget: usize,
+) -> usize {
+    let mut total: usize = entries.values().map(|k| k.bytes).sum();
+    while total > budget {
+        let Some(oldest) = entries
+            .iter()
+            .filter(|((tenant, _), _)| tenant != keep)
+            .min_by_key(|(_, kept)| kept.at)
+            .map(|(key, _)| key.clone())
+        else {
+            break;
+        };
+        total -= entries.remove(&oldest).map_or(0, |k| k.bytes);
+    }
+    total
 }
 
 fn count(result: &'static str, summaries: usize) {
@@ -125,6 +170,55 @@ mod tests {
             }
         }
         out
+    }
+
+    fn kept_render(
+        kept: &KeptHeads,
+        tenant: &TenantId,
+        report: &Report,
+        lineage: &Lineage,
+        view: &str,
+    ) -> bool {
+        kept.render(tenant, report, Some(lineage), view, &Options::default())
+            .is_some()
+    }
+
+    #[test]
+    fn heads_beyond_their_budget_go_least_recently_rendered_first() {
+        let reports = reports(2, 1);
+        let live = LiveWindows::default();
+        let options = Options::default();
+        let (a, b) = (TenantId::new("a").unwrap(), TenantId::new("b").unwrap());
+        let (report_a, lineage_a) = live.merged_versioned(&a, &reports, T0);
+        let (report_b, lineage_b) = live.merged_versioned(&b, &reports, T0);
+        let render = |kept: &KeptHeads, tenant: &TenantId| {
+            let (report, lineage) = if *tenant == a {
+                (&report_a, &lineage_a)
+            } else {
+                (&report_b, &lineage_b)
+            };
+            kept.render(tenant, report, Some(lineage), "processes", &options)
+                .unwrap();
+        };
+        let unbounded = KeptHeads::default();
+        render(&unbounded, &a);
+        let one = unbounded.lock().values().map(|k| k.bytes).sum::<usize>();
+        assert!(one > 0, "kept heads are weighed");
+        // Room for one tenant's heads: the other's go, the latest render's stay.
+        let kept = KeptHeads::new(one + one / 2);
+        render(&kept, &a);
+        std::thread::sleep(Duration::from_millis(2));
+        render(&kept, &b);
+        let tenants: Vec<TenantId> = kept.lock().keys().map(|(t, _)| t.clone()).collect();
+        assert_eq!(tenants, std::slice::from_ref(&b));
+        let tiny = KeptHeads::new(1);
+        render(&tiny, &a);
+        assert!(kept_render(&tiny, &a, &report_a, &lineage_a, "hosts"));
+        assert_eq!(
+            tiny.lock().len(),
+            2,
+            "the latest tenant's heads stay over budget, for each of its views"
+        );
     }
 
     #[test]

@@ -44,14 +44,22 @@ impl ViewKey {
 /// Rendered views.
 pub type RenderedViews = Rendered<Nodes>;
 
-/// The last `capacity` renders of one kind (views, or the topology list).
+/// The last `capacity` renders of one kind (views, or the topology list), and for views at
+/// most `budget` bytes of them.
 #[derive(Debug)]
 pub struct Rendered<V> {
     /// What is kept, for the metric: `view` or `registry`.
     kind: &'static str,
     capacity: usize,
-    entries: Mutex<VecDeque<(ViewKey, Slot<V>)>>,
+    /// The bytes the renders may hold and how to weigh one; `None` bounds them by count alone
+    /// (topology lists, a few kilobytes each).
+    budget: Option<(usize, Weigh<V>)>,
+    /// Oldest first, with each finished render's bytes.
+    entries: Mutex<VecDeque<(ViewKey, Slot<V>, usize)>>,
 }
+
+/// How many bytes a render holds.
+type Weigh<V> = fn(&V) -> usize;
 
 /// A render being made or made: requests for the same key while it is being made wait for it
 /// rather than rendering it again (sockets on one view tick together).
@@ -62,8 +70,15 @@ impl<V> Rendered<V> {
         Rendered {
             kind,
             capacity,
+            budget: None,
             entries: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// Bounds the renders kept to `bytes` as `weigh` counts them, besides their number.
+    pub fn with_budget(mut self, bytes: usize, weigh: Weigh<V>) -> Self {
+        self.budget = Some((bytes, weigh));
+        self
     }
 
     /// The render under `key`, or `render()` kept under it. Without a key (history), renders.
@@ -75,14 +90,14 @@ impl<V> Rendered<V> {
         };
         let slot = {
             let mut entries = self.lock();
-            match entries.iter().find(|(k, _)| *k == key) {
-                Some((_, slot)) => slot.clone(),
+            match entries.iter().find(|(k, _, _)| *k == key) {
+                Some((_, slot, _)) => slot.clone(),
                 None => {
                     // An older version of the same view is never asked for again: the window
                     // moved on.
-                    entries.retain(|(k, _)| !k.same_view(&key));
+                    entries.retain(|(k, _, _)| !k.same_view(&key));
                     let slot = Slot::default();
-                    entries.push_back((key, slot.clone()));
+                    entries.push_back((key.clone(), slot.clone(), 0));
                     while entries.len() > self.capacity {
                         entries.pop_front();
                     }
@@ -99,7 +114,37 @@ impl<V> Rendered<V> {
             })
             .clone();
         self.count(if rendered { "miss" } else { "hit" });
+        if let Some((budget, weigh)) = self.budget {
+            if rendered {
+                self.settle(&key, weigh(&nodes), budget);
+            } else {
+                let total = self.lock().iter().map(|(_, _, b)| b).sum();
+                crate::budget::Cache::Renders.record(total);
+            }
+        }
         nodes
+    }
+
+    /// Notes the bytes of the render just made under `key`, then drops other tenants' oldest
+    /// finished renders while all hold more than `budget`. The tenant just rendered keeps its
+    /// renders (one per view and options), even over the budget.
+    fn settle(&self, key: &ViewKey, bytes: usize, budget: usize) {
+        let mut entries = self.lock();
+        if let Some(entry) = entries.iter_mut().find(|(k, _, _)| k == key) {
+            entry.2 = bytes;
+        }
+        let mut total: usize = entries.iter().map(|(_, _, b)| b).sum();
+        while total > budget {
+            let Some(oldest) = entries
+                .iter()
+                .position(|(k, _, b)| *b > 0 && k.tenant != key.tenant)
+            else {
+                break;
+            };
+            total -= entries[oldest].2;
+            entries.remove(oldest);
+        }
+        crate::budget::Cache::Renders.record(total);
     }
 
     fn count(&self, result: &'static str) {
@@ -111,7 +156,7 @@ impl<V> Rendered<V> {
         .increment(1);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(ViewKey, Slot<V>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(ViewKey, Slot<V>, usize)>> {
         self.entries.lock().expect("rendered views lock")
     }
 }
@@ -231,6 +276,38 @@ mod tests {
             );
         }
         assert_eq!(renders, 6, "version 1 was dropped when 3 came");
+    }
+
+    #[test]
+    fn renders_beyond_their_byte_budget_go_oldest_first_but_the_latest_tenants_stay() {
+        let one = crate::size::view(&node("v"));
+        let views = RenderedViews::new("view", 32).with_budget(2 * one, crate::size::view);
+        for tenant in ["t0", "t1", "t2"] {
+            let tenant = TenantId::new(tenant).unwrap();
+            views.get_or_render(
+                Some(ViewKey::new(&tenant, 1, "hosts", String::new())),
+                || node("v"),
+            );
+        }
+        let kept: Vec<String> = views
+            .lock()
+            .iter()
+            .map(|(k, _, _)| k.tenant.as_str().to_owned())
+            .collect();
+        assert_eq!(kept, ["t1", "t2"], "two fit the budget; the oldest went");
+        let tiny = RenderedViews::new("view", 32).with_budget(1, crate::size::view);
+        let a = TenantId::new("a").unwrap();
+        for view in ["hosts", "processes"] {
+            let got = tiny.get_or_render(Some(ViewKey::new(&a, 1, view, String::new())), || {
+                node(view)
+            });
+            assert!(got.contains_key(view));
+        }
+        assert_eq!(
+            tiny.lock().len(),
+            2,
+            "the latest tenant's renders stay over budget"
+        );
     }
 
     #[test]

@@ -74,9 +74,14 @@ impl App {
         let state = web::Data::new(AppState {
             reader,
             live: Default::default(),
-            rendered: crate::rendered::RenderedViews::new("view", 32),
+            rendered: crate::rendered::RenderedViews::new("view", 32).with_budget(
+                config.memory_budget.share(Cache::Renders),
+                crate::size::view,
+            ),
             registries: crate::rendered::Rendered::new("registry", 8),
-            kept_heads: Default::default(),
+            kept_heads: crate::kept_heads::KeptHeads::new(
+                config.memory_budget.share(Cache::KeptHeads),
+            ),
             quanta: crate::quanta::MergedQuanta::new(config.memory_budget.share(Cache::Quanta)),
             budget: config.memory_budget,
             sockets: crate::sockets::Sockets::new(config.websockets),

@@ -1,61 +1,104 @@
-//! Estimates of the heap bytes a report or a rendered view holds, for the memory budget
-//! ([`crate::budget`]): the strings' lengths plus a fixed cost per map entry and per node.
+//! Estimates of the heap bytes a report holds, for the memory budget ([`crate::budget`]).
 //! They walk every node, so they are taken once per cache entry, not per query.
+//!
+//! A report is mostly small B-tree maps (each node's latest values, metrics, sets and parents),
+//! and the standard library allocates a B-tree's nodes whole, with room for 11 entries: a map
+//! of two entries costs as much as one of eleven. Counting entries alone came to a third of
+//! what a merged window really holds (`tests/size_estimate.rs` checks the estimate against the
+//! allocator's count).
+
+use std::mem::size_of;
 
 use stormscope_shared::Report;
-use stormscope_shared::model::{Metric, Node, Sets};
+use stormscope_shared::model::{LatestEntry, Metric, Node, Sample, Sets};
 
-/// What a B-tree map entry costs beyond its key and value: its share of a node's slots and
-/// pointers, about what the standard library's B-tree spends per element.
-const ENTRY: usize = 48;
+use crate::render::{NodeSummary, SharedHead};
+use crate::rendered::Nodes;
 
 pub fn report(report: &Report) -> usize {
     report
         .topologies()
         .map(|(_, topology)| {
-            topology
-                .nodes
-                .iter()
-                .map(|(id, node)| ENTRY + id.len() + self::node(node))
-                .sum::<usize>()
+            btree::<String, Node>(topology.nodes.len())
+                + topology
+                    .nodes
+                    .iter()
+                    .map(|(id, node)| id.capacity() + node_heap(node))
+                    .sum::<usize>()
         })
         .sum()
 }
 
-pub fn node(node: &Node) -> usize {
-    std::mem::size_of::<Node>()
-        + node.id.len()
-        + node.topology.len()
+/// The heap a node holds beyond its own struct (which lives in its map's B-tree node).
+pub fn node_heap(node: &Node) -> usize {
+    node.id.capacity()
+        + node.topology.capacity()
         + sets(&node.sets)
         + sets(&node.parents)
-        + node
-            .adjacency
-            .iter()
-            .map(|a| ENTRY + a.len())
-            .sum::<usize>()
+        + strings(node.adjacency.iter())
+        + btree::<String, LatestEntry>(node.latest.len())
         + node
             .latest
             .iter()
-            .map(|(k, e)| ENTRY + k.len() + e.value.len() + 16)
+            .map(|(k, e)| k.capacity() + e.value.capacity())
             .sum::<usize>()
+        + btree::<String, Metric>(node.metrics.len())
         + node
             .metrics
             .iter()
-            .map(|(k, m)| ENTRY + k.len() + metric(m))
+            .map(|(k, m)| k.capacity() + m.samples.capacity() * size_of::<Sample>())
             .sum::<usize>()
+        + btree::<String, Node>(node.children.len())
         + node
             .children
             .iter()
-            .map(|(id, child)| ENTRY + id.len() + self::node(child))
+            .map(|(id, child)| id.capacity() + node_heap(child))
             .sum::<usize>()
 }
 
-fn sets(sets: &Sets) -> usize {
-    sets.iter()
-        .map(|(k, set)| ENTRY + k.len() + set.iter().map(|v| ENTRY + v.len()).sum::<usize>())
-        .sum()
+/// A rendered view: its map, the summaries' heads and their edges. A head shared with another
+/// view or with the kept heads is counted in each.
+pub fn view(nodes: &Nodes) -> usize {
+    btree::<String, NodeSummary>(nodes.len())
+        + nodes
+            .iter()
+            .map(|(id, node)| {
+                id.capacity() + node.head().heap_bytes() + strings(node.adjacency.iter())
+            })
+            .sum::<usize>()
 }
 
-fn metric(metric: &Metric) -> usize {
-    std::mem::size_of::<Metric>() + metric.samples.capacity() * 16
+/// Heads kept for the next render to take over.
+pub fn heads(heads: &[SharedHead]) -> usize {
+    std::mem::size_of_val(heads) + heads.iter().map(SharedHead::heap_bytes).sum::<usize>()
+}
+
+fn sets(sets: &Sets) -> usize {
+    btree::<String, std::collections::BTreeSet<String>>(sets.len())
+        + sets
+            .iter()
+            .map(|(k, set)| k.capacity() + strings(set.iter()))
+            .sum::<usize>()
+}
+
+/// A B-tree set of strings: its nodes and the strings' bytes.
+fn strings<'a>(set: impl ExactSizeIterator<Item = &'a String>) -> usize {
+    btree::<String, ()>(set.len()) + set.map(String::capacity).sum::<usize>()
+}
+
+/// The bytes of the nodes of a B-tree map of `len` entries of `K` and `V`: whole nodes of 11
+/// entries, filled to about two thirds once inserts split them, and an internal node (the
+/// same plus 12 edges) for every 8 leaves or so.
+fn btree<K, V>(len: usize) -> usize {
+    const CAPACITY: usize = 11;
+    if len == 0 {
+        return 0;
+    }
+    let leaf = CAPACITY * (size_of::<K>() + size_of::<V>()) + 16;
+    if len <= CAPACITY {
+        return leaf;
+    }
+    let leaves = (len * 3).div_ceil(CAPACITY * 2);
+    let internal = leaves.div_ceil(8);
+    leaves * leaf + internal * (leaf + 12 * size_of::<usize>())
 }

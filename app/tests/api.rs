@@ -342,6 +342,28 @@ async fn topology_registry_and_options_follow_the_tenants_window() {
         }
     }
     assert!(live_bytes > 0.0, "{live_bytes}");
+    // A view rendered from it is kept, and its heads for the next render: both weighed (the
+    // same as above: other apps' renders of empty views may have the last word for a while).
+    for cache in ["renders", "kept_heads"] {
+        let prefix = format!("stormscope_app_cache_bytes{{cache=\"{cache}\"}} ");
+        let mut bytes = 0.0;
+        for _ in 0..20 {
+            let processes = format!("{}/api/topology/processes?t={bytes}", s.app);
+            get(&processes, &owner, None).await;
+            let (_, _, metrics) = get(&format!("{}/metrics", s.app), &owner, None).await;
+            bytes = String::from_utf8(metrics)
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .unwrap_or_else(|| panic!("{cache}' bytes in /metrics"))
+                .parse()
+                .unwrap();
+            if bytes > 0.0 {
+                break;
+            }
+        }
+        assert!(bytes > 0.0, "{cache}: {bytes}");
+    }
     assert_eq!(
         stats_of(&list, "/api/topology/pods"),
         stats(0, 0, 0, 0),

@@ -127,6 +127,54 @@ impl NodeSummary {
     }
 }
 
+impl SummaryHead {
+    /// The heap bytes the head holds (its rows' shared template text not counted).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let text = [
+            &self.id,
+            &self.label,
+            &self.label_minor,
+            &self.rank,
+            &self.shape,
+            &self.tag,
+        ];
+        text.iter().map(|s| s.capacity()).sum::<usize>()
+            + self.metadata.capacity() * size_of::<super::summary::MetadataRow>()
+            + self
+                .metadata
+                .iter()
+                .map(|r| r.value.capacity())
+                .sum::<usize>()
+            + self.parents.capacity() * size_of::<super::summary::ParentRow>()
+            + self
+                .parents
+                .iter()
+                .map(|p| p.id.capacity() + p.label.capacity())
+                .sum::<usize>()
+            + self.metrics.capacity() * size_of::<super::summary::MetricRow>()
+            + self
+                .metrics
+                .iter()
+                .map(|m| {
+                    m.url.capacity()
+                        + m.samples.as_ref().map_or(0, |s| {
+                            s.capacity() * size_of::<stormscope_shared::model::Sample>()
+                        })
+                })
+                .sum::<usize>()
+    }
+}
+
+impl SharedHead {
+    /// The heap bytes behind this handle: the head, and its JSON once written.
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<HeadCell>()
+            + self.0.head.heap_bytes()
+            + self.0.json.get().map_or(0, |json| json.len())
+    }
+}
+
 impl From<SummaryHead> for SharedHead {
     fn from(head: SummaryHead) -> Self {
         SharedHead::new(head)
