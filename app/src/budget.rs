@@ -44,13 +44,15 @@ impl Cache {
     }
 
     /// This cache's share of the budget, in percent. Live windows are what answers live
-    /// queries, so they take the most; bodies are compressed and small.
+    /// queries, so they take the most; kept heads come next, as a render that takes them over
+    /// costs a third of one that does not; shared renders help only requests for the very same
+    /// version, and their heads are counted with the kept heads.
     fn percent(self) -> usize {
         match self {
             Cache::DecodedReports => 10,
-            Cache::Quanta => 15,
-            Cache::Renders => 15,
-            Cache::KeptHeads => 10,
+            Cache::Quanta => 10,
+            Cache::Renders => 10,
+            Cache::KeptHeads => 20,
             Cache::LiveWindows => 50,
         }
     }

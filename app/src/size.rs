@@ -56,14 +56,20 @@ pub fn node_heap(node: &Node) -> usize {
             .sum::<usize>()
 }
 
-/// A rendered view: its map, the summaries' heads and their edges. A head shared with another
-/// view or with the kept heads is counted in each.
+/// A rendered view: its map, the summaries' edges, and the heads no one else holds. A head
+/// shared with the kept heads (every head of a view that takes heads over) is counted there.
 pub fn view(nodes: &Nodes) -> usize {
     btree::<String, NodeSummary>(nodes.len())
         + nodes
             .iter()
             .map(|(id, node)| {
-                id.capacity() + node.head().heap_bytes() + strings(node.adjacency.iter())
+                let head = node.head();
+                let own = if head.is_shared() {
+                    0
+                } else {
+                    head.heap_bytes()
+                };
+                id.capacity() + own + strings(node.adjacency.iter())
             })
             .sum::<usize>()
 }

@@ -167,6 +167,11 @@ impl SummaryHead {
 }
 
 impl SharedHead {
+    /// Whether another summary, or the kept heads, hold this head too.
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.0) > 1
+    }
+
     /// The heap bytes behind this handle: the head, and its JSON once written.
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of::<HeadCell>()
