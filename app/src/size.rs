@@ -1,16 +1,14 @@
 //! Estimates of the heap bytes a report holds, for the memory budget ([`crate::budget`]).
 //! They walk every node, so they are taken once per cache entry, not per query.
 //!
-//! A report is mostly small B-tree maps (each node's latest values, metrics, sets and parents),
-//! and the standard library allocates a B-tree's nodes whole, with room for 11 entries: a map
-//! of two entries costs as much as one of eleven. Counting entries alone came to a third of
-//! what a merged window really holds (`tests/size_estimate.rs` checks the estimate against the
-//! allocator's count).
+//! A node's small maps are sorted vectors, counted by their room; a topology's nodes and a
+//! summary's edges are B-trees, whose nodes are allocated whole with room for 11 entries.
+//! `tests/size_estimate.rs` checks the estimate against the allocator's own count.
 
 use std::mem::size_of;
 
 use stormscope_shared::Report;
-use stormscope_shared::model::{LatestEntry, Metric, Node, Sample, Sets};
+use stormscope_shared::model::{LatestEntry, Metric, Node, Sample, Sets, StringSet};
 
 use crate::render::{NodeSummary, SharedHead};
 use crate::rendered::Nodes;
@@ -29,20 +27,22 @@ pub fn report(report: &Report) -> usize {
         .sum()
 }
 
-/// The heap a node holds beyond its own struct (which lives in its map's B-tree node).
+/// The heap a node holds beyond its own struct (which lives in its map's B-tree node). Its
+/// small maps are sorted vectors ([`stormscope_shared::model::VecMap`]): their room, and what
+/// their entries point to.
 pub fn node_heap(node: &Node) -> usize {
     node.id.capacity()
         + node.topology.capacity()
         + sets(&node.sets)
         + sets(&node.parents)
-        + strings(node.adjacency.iter())
-        + btree::<String, LatestEntry>(node.latest.len())
+        + strings(&node.adjacency)
+        + node.latest.capacity() * size_of::<(String, LatestEntry)>()
         + node
             .latest
             .iter()
             .map(|(k, e)| k.capacity() + e.value.capacity())
             .sum::<usize>()
-        + btree::<String, Metric>(node.metrics.len())
+        + node.metrics.capacity() * size_of::<(String, Metric)>()
         + node
             .metrics
             .iter()
@@ -69,7 +69,7 @@ pub fn view(nodes: &Nodes) -> usize {
                 } else {
                     head.heap_bytes()
                 };
-                id.capacity() + own + strings(node.adjacency.iter())
+                id.capacity() + own + btree_strings(&node.adjacency)
             })
             .sum::<usize>()
 }
@@ -80,16 +80,21 @@ pub fn heads(heads: &[SharedHead]) -> usize {
 }
 
 fn sets(sets: &Sets) -> usize {
-    btree::<String, std::collections::BTreeSet<String>>(sets.len())
+    sets.capacity() * size_of::<(String, StringSet)>()
         + sets
             .iter()
-            .map(|(k, set)| k.capacity() + strings(set.iter()))
+            .map(|(k, set)| k.capacity() + strings(set))
             .sum::<usize>()
 }
 
-/// A B-tree set of strings: its nodes and the strings' bytes.
-fn strings<'a>(set: impl ExactSizeIterator<Item = &'a String>) -> usize {
-    btree::<String, ()>(set.len()) + set.map(String::capacity).sum::<usize>()
+/// A set of strings: its room and the strings' bytes.
+fn strings(set: &StringSet) -> usize {
+    set.capacity() * size_of::<String>() + set.iter().map(String::capacity).sum::<usize>()
+}
+
+/// A B-tree set of strings (a rendered summary's edges): its nodes and the strings' bytes.
+fn btree_strings(set: &std::collections::BTreeSet<String>) -> usize {
+    btree::<String, ()>(set.len()) + set.iter().map(String::capacity).sum::<usize>()
 }
 
 /// The bytes of the nodes of a B-tree map of `len` entries of `K` and `V`: whole nodes of 11

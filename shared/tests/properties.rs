@@ -58,10 +58,16 @@ fn node(kind: TopologyKind, id: String, salt: u32) -> impl Strategy<Value = Node
                 .into_iter()
                 .map(|(k, (timestamp, value))| (k, LatestEntry { timestamp, value }))
                 .collect(),
-            sets,
-            adjacency,
-            metrics,
-            parents,
+            sets: sets
+                .into_iter()
+                .map(|(k, set)| (k, set.into_iter().collect()))
+                .collect(),
+            adjacency: adjacency.into_iter().collect(),
+            metrics: metrics.into_iter().collect(),
+            parents: parents
+                .into_iter()
+                .map(|(k, set)| (k, set.into_iter().collect()))
+                .collect(),
             children: Default::default(),
         })
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use stormscope_shared::merge::merge_metric;
-use stormscope_shared::model::{Metric, Node, keys};
+use stormscope_shared::model::{Metrics, Node, keys};
 use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::host_of;
@@ -148,7 +148,7 @@ fn single_metrics(
     how: &Grouping,
     members: &[&str],
     pod_children: Option<&BTreeMap<String, Vec<&Node>>>,
-) -> Option<BTreeMap<String, Metric>> {
+) -> Option<Metrics> {
     let mut connecting = members
         .iter()
         .filter_map(|id| Some((*id, find(report, &how.member_kinds[..1], id)?)))
@@ -190,7 +190,7 @@ fn group_summary(
     id: &str,
     members: &[&str],
     counted: TopologyKind,
-    single: Option<BTreeMap<String, Metric>>,
+    single: Option<Metrics>,
 ) -> NodeSummary {
     use TopologyKind::*;
     let topology = report.topology(kind);

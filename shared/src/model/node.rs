@@ -1,8 +1,9 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::compact::{VecMap, VecSet};
 use super::serde_util::{empty_as_null, float_or_null, null_as_default};
 use crate::time::Timestamp;
 
@@ -26,13 +27,16 @@ pub mod keys {
 }
 
 /// A sorted, de-duplicated set of strings (`report.StringSet`).
-pub type StringSet = BTreeSet<String>;
+pub type StringSet = VecSet<String>;
 
 /// Named string sets (`report.Sets`); used both for `sets` and `parents`.
-pub type Sets = BTreeMap<String, StringSet>;
+pub type Sets = VecMap<String, StringSet>;
 
 /// `report.StringLatestMap`: per key the most recent value with its timestamp.
-pub type LatestMap = BTreeMap<String, LatestEntry>;
+pub type LatestMap = VecMap<String, LatestEntry>;
+
+/// A node's metrics by id (`report.Metrics`).
+pub type Metrics = VecMap<String, Metric>;
 
 /// Child nodes keyed by id (`report.NodeSet`), encoded as an array of nodes.
 pub type NodeSet = BTreeMap<String, Node>;
@@ -80,12 +84,12 @@ pub struct Node {
     pub topology: String,
     #[serde(serialize_with = "empty_as_null")]
     pub sets: Sets,
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    #[serde(skip_serializing_if = "StringSet::is_empty")]
     pub adjacency: StringSet,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "LatestMap::is_empty")]
     pub latest: LatestMap,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub metrics: BTreeMap<String, Metric>,
+    #[serde(skip_serializing_if = "Metrics::is_empty")]
+    pub metrics: Metrics,
     #[serde(serialize_with = "empty_as_null")]
     pub parents: Sets,
     #[serde(serialize_with = "serialize_node_set")]
@@ -162,7 +166,7 @@ struct NodeWire {
     #[serde(default, deserialize_with = "null_as_default")]
     latest: LatestMap,
     #[serde(default, deserialize_with = "null_as_default")]
-    metrics: BTreeMap<String, Metric>,
+    metrics: Metrics,
     #[serde(default, deserialize_with = "sets_or_null")]
     parents: Sets,
     #[serde(default, deserialize_with = "node_set")]

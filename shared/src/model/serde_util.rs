@@ -60,3 +60,15 @@ pub fn is_zero_i64(v: &i64) -> bool {
 pub fn float_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
+
+impl<K: Ord, V> IsEmpty for super::compact::VecMap<K, V> {
+    fn is_empty(&self) -> bool {
+        super::compact::VecMap::is_empty(self)
+    }
+}
+
+impl<T: Ord> IsEmpty for super::compact::VecSet<T> {
+    fn is_empty(&self) -> bool {
+        super::compact::VecSet::is_empty(self)
+    }
+}
