@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use actix_web::body::SizedStream;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{AppState, QueryError, flagged, snapshot};
@@ -34,7 +35,7 @@ pub async fn topology(
     .await
     .map_err(|_| QueryError::RenderFailed)?;
     let rendered = Instant::now();
-    let body = render::view_body(&nodes, &snapshot.degraded);
+    let parts = render::view_body_parts(&nodes, &snapshot.degraded);
     let elapsed = started.elapsed();
     let ms = |from: Instant, to: Instant| to.duration_since(from).as_secs_f64() * 1000.0;
     let timing = format!(
@@ -53,7 +54,10 @@ pub async fn topology(
             // writing JSON), for clients and load tests to tell it from moving it.
             .insert_header(("Server-Timing", timing))
             .content_type("application/json")
-            .body(body),
+            .body(SizedStream::new(
+                parts.iter().map(|p| p.len() as u64).sum(),
+                futures::stream::iter(parts.into_iter().map(Ok::<_, std::convert::Infallible>)),
+            )),
         &snapshot.degraded,
     ))
 }

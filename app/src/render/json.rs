@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
+
 use super::NodeSummary;
 use super::parallel::par_chunks;
 use crate::window::Degraded;
@@ -11,8 +13,14 @@ use crate::window::Degraded;
 /// would copy each. Each head's JSON is written once and kept with it, so the nodes a render
 /// took over from the one before cost a copy.
 pub fn view_body(nodes: &BTreeMap<String, NodeSummary>, degraded: &Degraded) -> Vec<u8> {
+    view_body_parts(nodes, degraded).concat()
+}
+
+/// [`view_body`] in the parts it is written in, to be sent one after another: joining them
+/// would hold a large view's JSON twice (13 MB more for 14,500 processes).
+pub fn view_body_parts(nodes: &BTreeMap<String, NodeSummary>, degraded: &Degraded) -> Vec<Bytes> {
     let entries: Vec<(&String, &NodeSummary)> = nodes.iter().collect();
-    let parts = par_chunks(&entries, |part| {
+    let written = par_chunks(&entries, |part| {
         let mut out = Vec::with_capacity(part.len() * 512);
         for (i, (id, node)) in part.iter().enumerate() {
             if i > 0 {
@@ -24,22 +32,23 @@ pub fn view_body(nodes: &BTreeMap<String, NodeSummary>, degraded: &Degraded) -> 
         }
         out
     });
-    let mut body = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 256);
-    body.extend_from_slice(b"{\"nodes\":{");
-    for part in parts.iter().filter(|p| !p.is_empty()) {
-        if body.last() != Some(&b'{') {
-            body.push(b',');
+    let mut parts = vec![Bytes::from_static(b"{\"nodes\":{")];
+    for (i, part) in written.into_iter().filter(|p| !p.is_empty()).enumerate() {
+        if i > 0 {
+            parts.push(Bytes::from_static(b","));
         }
-        body.extend_from_slice(part);
+        parts.push(Bytes::from(part));
     }
-    body.push(b'}');
+    let mut tail = b"}".to_vec();
     if degraded.is_degraded() {
-        body.extend_from_slice(b",\"degraded\":");
-        serde_json::to_writer(&mut body, degraded).expect("serialises");
+        tail.extend_from_slice(b",\"degraded\":");
+        serde_json::to_writer(&mut tail, degraded).expect("serialises");
     }
-    body.push(b'}');
-    body
+    tail.push(b'}');
+    parts.push(Bytes::from(tail));
+    parts
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
