@@ -6,8 +6,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use stormscope_shared::merge::fast_merge;
-use stormscope_shared::synth::{SynthSpec, generate};
-use stormscope_shared::{Report, Timestamp, TopologyKind};
+use stormscope_shared::synth::{SynthSpec, full_and_deltas, generate};
+use stormscope_shared::{Report, Timestamp};
 
 /// The system allocator, counting the bytes it holds for the program.
 struct Counting;
@@ -31,28 +31,16 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Probes' full reports and two deltas each (process nodes with only new metrics), as
-/// `stormscope loadgen` sends them: the shape of the benchmark's window.
+/// Probes' full reports and two deltas each, as `stormscope loadgen` sends them: the shape of
+/// the benchmark's window.
 fn window(probes: usize) -> Vec<Report> {
-    let mut reports = Vec::new();
-    for probe in 0..probes {
-        let mut spec = SynthSpec::probe(probe as u64 + 1, probe, probes);
-        spec.ts = Timestamp::from_unix_millis(1_764_162_000_000);
-        let full = generate(&spec);
-        for n in 1..=2 {
-            let mut delta = full.clone();
-            delta.id = format!("{}{n}", full.id);
-            for node in delta.topology_mut(TopologyKind::Process).nodes.values_mut() {
-                node.latest.clear();
-                node.parents.clear();
-                node.id.clear();
-                node.topology.clear();
-            }
-            reports.push(delta);
-        }
-        reports.push(full);
-    }
-    reports
+    (0..probes)
+        .flat_map(|probe| {
+            let mut spec = SynthSpec::probe(probe as u64 + 1, probe, probes);
+            spec.ts = Timestamp::from_unix_millis(1_764_162_000_000);
+            full_and_deltas(generate(&spec))
+        })
+        .collect()
 }
 
 #[test]

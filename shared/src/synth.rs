@@ -101,6 +101,26 @@ const NAMES: [&str; 12] = [
     "queue",
 ];
 
+/// A probe's cycle as it publishes it: `full`, then two deltas whose process nodes carry only
+/// new metrics (no latest values, parents, id or topology).
+pub fn full_and_deltas(full: Report) -> Vec<Report> {
+    let delta = |n: u64| {
+        let mut d = full.clone();
+        d.id = format!("{}{n}", full.id);
+        for node in d.topology_mut(TopologyKind::Process).nodes.values_mut() {
+            node.latest.clear();
+            node.parents.clear();
+            node.id.clear();
+            node.topology.clear();
+        }
+        d
+    };
+    let deltas = [delta(1), delta(2)];
+    let mut cycle = vec![full];
+    cycle.extend(deltas);
+    cycle
+}
+
 pub fn generate(spec: &SynthSpec) -> Report {
     let mut rng = fastrand::Rng::with_seed(spec.seed);
     let mut report = Report::make();

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use clap::Args;
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::model::keys;
-use stormscope_shared::synth::{SynthSpec, generate};
+use stormscope_shared::synth::{SynthSpec, full_and_deltas, generate};
 use stormscope_shared::{Format, Limits, Report, TopologyKind};
 
 use super::common::duration;
@@ -182,19 +182,11 @@ fn as_probe(template: &Report, probe: usize) -> Report {
 
 /// A full report and two deltas (process nodes carrying only new metrics), as a probe sends.
 fn synthetic(probe: usize, cluster: usize) -> Vec<Report> {
-    let full = generate(&SynthSpec::probe(probe as u64 + 1, probe, cluster));
-    let delta = |n: u64| {
-        let mut d = full.clone();
-        d.id = format!("{}{n}", full.id);
-        for node in d.topology_mut(TopologyKind::Process).nodes.values_mut() {
-            node.latest.clear();
-            node.parents.clear();
-            node.id.clear();
-            node.topology.clear();
-        }
-        d
-    };
-    vec![full.clone(), delta(1), delta(2)]
+    full_and_deltas(generate(&SynthSpec::probe(
+        probe as u64 + 1,
+        probe,
+        cluster,
+    )))
 }
 
 async fn drive(
