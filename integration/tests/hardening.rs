@@ -106,6 +106,15 @@ fn write_tokens(path: &std::path::Path, text: &str) {
     std::fs::rename(&aside, path).unwrap();
 }
 
+/// Polls, for up to 10 s, until a report posted with `token` is accepted (200).
+async fn until_accepted(client: &reqwest::Client, url: &str, token: &str, id: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status_with(client, url, token, id).await != 200 {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn status_with(client: &reqwest::Client, url: &str, token: &str, id: &str) -> u16 {
     post(
         client,
@@ -189,14 +198,14 @@ async fn tokens_reload_when_the_file_changes_and_on_sighup_and_a_bad_file_keeps_
 
     // The file changes: the new token works within a few checks, the old one no more.
     write_tokens(&watched, "new-w acme\n");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while status_with(&client, &by_change.url(), "new-w", "w2").await != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "the changed file was never reloaded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_accepted(
+        &client,
+        &by_change.url(),
+        "new-w",
+        "w2",
+        "the changed file to reload",
+    )
+    .await;
     assert_eq!(
         status_with(&client, &by_change.url(), "old-w", "w3").await,
         401
@@ -234,14 +243,14 @@ async fn tokens_reload_when_the_file_changes_and_on_sighup_and_a_bad_file_keeps_
         401
     );
     by_signal.hangup();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while status_with(&client, &by_signal.url(), "new-s", "s3").await != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "SIGHUP did not reload the tokens"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_accepted(
+        &client,
+        &by_signal.url(),
+        "new-s",
+        "s3",
+        "SIGHUP to reload the tokens",
+    )
+    .await;
     assert_eq!(
         status_with(&client, &by_signal.url(), "old-s", "s4").await,
         401

@@ -12,7 +12,7 @@ use stormscope_shared::tenancy::Tokens;
 use stormscope_shared::time::Timestamp;
 use stormscope_shared::{Format, Report};
 
-use super::common::duration;
+use super::common::{TenantHeaderArgs, duration};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -29,15 +29,8 @@ pub struct CheckArgs {
     /// one), so the check needs no token of its own.
     #[arg(long, env = "STORMSCOPE_TOKENS_FILE", conflicts_with = "token")]
     tokens_file: Option<PathBuf>,
-    /// Tenant to send in --tenant-header (--tenancy header).
-    #[arg(long, env = "STORMSCOPE_TENANT")]
-    tenant: Option<String>,
-    #[arg(
-        long,
-        env = "STORMSCOPE_TENANT_HEADER",
-        default_value = "X-Scope-OrgID"
-    )]
-    tenant_header: String,
+    #[command(flatten)]
+    tenancy: TenantHeaderArgs,
     /// How long to wait for the app to show the report.
     #[arg(long, env = "STORMSCOPE_TIMEOUT", value_parser = duration, default_value = "60s")]
     timeout: Duration,
@@ -85,8 +78,8 @@ async fn check(args: &CheckArgs, token: Option<String>) -> anyhow::Result<()> {
         if let Some(token) = &token {
             request = request.header("Authorization", format!("Scope-Probe token={token}"));
         }
-        if let Some(tenant) = &args.tenant {
-            request = request.header(args.tenant_header.as_str(), tenant.as_str());
+        if let Some((header, tenant)) = args.tenancy.header() {
+            request = request.header(header, tenant);
         }
         request
     };

@@ -2,6 +2,32 @@
 
 use std::time::Duration;
 
+use clap::Args;
+
+/// The tenant a client (the probe, `check`) names in a header, for collectors and apps run
+/// with `--tenancy header`.
+#[derive(Debug, Args)]
+pub struct TenantHeaderArgs {
+    /// Tenant to send in --tenant-header (for collectors with --tenancy header).
+    #[arg(long, env = "STORMSCOPE_TENANT")]
+    pub tenant: Option<String>,
+    /// The header that carries --tenant.
+    #[arg(
+        long,
+        env = "STORMSCOPE_TENANT_HEADER",
+        default_value = "X-Scope-OrgID"
+    )]
+    pub tenant_header: String,
+}
+
+impl TenantHeaderArgs {
+    /// `(header, tenant)` when a tenant is given.
+    pub fn header(&self) -> Option<(String, String)> {
+        let tenant = self.tenant.clone()?;
+        Some((self.tenant_header.clone(), tenant))
+    }
+}
+
 pub fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e} (try 15s, 500ms, 5m)"))
 }

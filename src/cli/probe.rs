@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Args;
 use stormscope_probe::{DEFAULT_COLLECTOR, ProbeConfig, random_probe_id};
 
-use super::common::{duration, init_logging, shutdown_signal};
+use super::common::{TenantHeaderArgs, duration, init_logging, shutdown_signal};
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
@@ -20,16 +20,8 @@ pub struct ProbeArgs {
     /// Probe token, sent as `Authorization: Scope-Probe token=...` (for --tenancy token).
     #[arg(long, env = "STORMSCOPE_PROBE_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Tenant to send in --tenant-header (for collectors with --tenancy header).
-    #[arg(long, env = "STORMSCOPE_TENANT")]
-    tenant: Option<String>,
-    /// The header that carries --tenant.
-    #[arg(
-        long,
-        env = "STORMSCOPE_TENANT_HEADER",
-        default_value = "X-Scope-OrgID"
-    )]
-    tenant_header: String,
+    #[command(flatten)]
+    tenancy: TenantHeaderArgs,
     /// Probe id sent as X-Scope-Probe-ID (default: random at each start, as Scope's).
     #[arg(long, env = "STORMSCOPE_PROBE_ID")]
     probe_id: Option<String>,
@@ -46,10 +38,7 @@ impl ProbeArgs {
             collector: collector.clone(),
             interval: self.interval,
             token: self.token.clone().filter(|t| !t.is_empty()),
-            tenant_header: self
-                .tenant
-                .clone()
-                .map(|tenant| (self.tenant_header.clone(), tenant)),
+            tenant_header: self.tenancy.header(),
             probe_id: self.probe_id.clone().unwrap_or_else(random_probe_id),
         })
     }
