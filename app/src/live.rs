@@ -129,9 +129,11 @@ impl Changed {
     }
 }
 
-/// Reports decoded at a time while a window is merged from stored bodies: the merge holds
-/// only this many decoded reports besides the state it builds.
-const BUILD_CHUNK: usize = 32;
+/// Reports decoded at a time while a window is merged from stored bodies on every core (a
+/// query waits for it): the merge holds only this many decoded reports besides the state it
+/// builds. A background build, on one thread, merges each report as soon as it is decoded: a
+/// decoded full report of a busy host takes about a megabyte.
+const BUILD_CHUNK: usize = 16;
 
 impl Merged {
     fn build(reports: &[(String, Arc<Report>)]) -> Merged {
@@ -152,7 +154,11 @@ impl Merged {
         let mut report = Report::make();
         let mut ids = Vec::new();
         let mut keys = HashSet::with_capacity(bodies.len());
-        for chunk in bodies.chunks(BUILD_CHUNK) {
+        let chunk = match cores {
+            Cores::All => BUILD_CHUNK,
+            Cores::This => 1,
+        };
+        for chunk in bodies.chunks(chunk) {
             let decode = |(key, body): &(String, Bytes)| decode_body(key, body, limits);
             let decoded: Vec<Option<Report>> = match cores {
                 Cores::All => par_map_heavy(chunk, decode),

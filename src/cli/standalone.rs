@@ -85,6 +85,8 @@ pub fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         })
         .workers(workers.max(1))
         .disable_signals()
+        // Views are sent in chunks (see the app's server).
+        .tcp_nodelay(true)
         .listen(listener)?
         .run();
         let handle = server.handle();

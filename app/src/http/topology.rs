@@ -35,7 +35,7 @@ pub async fn topology(
     .await
     .map_err(|_| QueryError::RenderFailed)?;
     let rendered = Instant::now();
-    let parts = render::view_body_parts(&nodes, &snapshot.degraded);
+    let body = render::ViewBody::new(nodes, &snapshot.degraded);
     let elapsed = started.elapsed();
     let ms = |from: Instant, to: Instant| to.duration_since(from).as_secs_f64() * 1000.0;
     let timing = format!(
@@ -55,8 +55,8 @@ pub async fn topology(
             .insert_header(("Server-Timing", timing))
             .content_type("application/json")
             .body(SizedStream::new(
-                parts.iter().map(|p| p.len() as u64).sum(),
-                futures::stream::iter(parts.into_iter().map(Ok::<_, std::convert::Infallible>)),
+                body.len(),
+                futures::stream::iter(body.map(Ok::<_, std::convert::Infallible>)),
             )),
         &snapshot.degraded,
     ))

@@ -127,6 +127,20 @@ impl NodeSummary {
     }
 }
 
+impl NodeSummary {
+    /// The length of [`NodeSummary::write_json`]'s output, the head's JSON written if it was
+    /// not yet.
+    pub fn json_len(&self) -> usize {
+        let head = self.head.json().len();
+        if self.adjacency.is_empty() {
+            return head;
+        }
+        let mut edges = super::json::Counter(0);
+        serde_json::to_writer(&mut edges, &self.adjacency).expect("ids serialise");
+        head + ",\"adjacency\":".len() + edges.0
+    }
+}
+
 impl SummaryHead {
     /// The heap bytes the head holds (its rows' shared template text not counted).
     pub fn heap_bytes(&self) -> usize {

@@ -1,6 +1,8 @@
 //! The JSON of a rendered view, as `/api/topology/{view}` answers it.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -8,45 +10,143 @@ use super::NodeSummary;
 use super::parallel::par_chunks;
 use crate::window::Degraded;
 
-/// `{"nodes": {id: summary}, "degraded"?}`, written straight from the rendered nodes on all
-/// cores: a view can hold tens of thousands of nodes, and going through `serde_json::Value`
-/// would copy each. Each head's JSON is written once and kept with it, so the nodes a render
-/// took over from the one before cost a copy.
-pub fn view_body(nodes: &BTreeMap<String, NodeSummary>, degraded: &Degraded) -> Vec<u8> {
-    view_body_parts(nodes, degraded).concat()
+type Nodes = BTreeMap<String, NodeSummary>;
+
+/// Bytes of JSON written per chunk of a [`ViewBody`]: small enough that the HTTP server's
+/// write buffer, which each chunk is copied into, stays small, and large enough that a chunk
+/// is worth a call.
+const CHUNK: usize = 32 * 1024;
+
+/// `{"nodes": {id: summary}, "degraded"?}`, written a chunk at a time as it is sent, from the
+/// rendered nodes themselves. A large view's JSON is never whole in memory: written at once,
+/// 14,500 processes took 13 MB per answer, and the server's write buffer grew to each part's
+/// size besides (BENCHMARKS.md). Each head's JSON is written once and kept with it, so a chunk
+/// mostly copies kept bytes.
+pub struct ViewBody {
+    nodes: Arc<Nodes>,
+    /// Where the next chunk starts: before the opening brace, after a node's id, or done.
+    at: Position,
+    tail: Vec<u8>,
+    len: u64,
 }
 
-/// [`view_body`] in the parts it is written in, to be sent one after another: joining them
-/// would hold a large view's JSON twice (13 MB more for 14,500 processes).
-pub fn view_body_parts(nodes: &BTreeMap<String, NodeSummary>, degraded: &Degraded) -> Vec<Bytes> {
-    let entries: Vec<(&String, &NodeSummary)> = nodes.iter().collect();
-    let written = par_chunks(&entries, |part| {
-        let mut out = Vec::with_capacity(part.len() * 512);
-        for (i, (id, node)) in part.iter().enumerate() {
-            if i > 0 {
+enum Position {
+    Start,
+    After(String),
+    Done,
+}
+
+impl ViewBody {
+    /// The body for `nodes`, its length counted (and every head's JSON written, on all cores)
+    /// up front so the answer can say how long it is.
+    pub fn new(nodes: Arc<Nodes>, degraded: &Degraded) -> Self {
+        let mut tail = b"}".to_vec();
+        if degraded.is_degraded() {
+            tail.extend_from_slice(b",\"degraded\":");
+            serde_json::to_writer(&mut tail, degraded).expect("serialises");
+        }
+        tail.push(b'}');
+        let entries: Vec<(&String, &NodeSummary)> = nodes.iter().collect();
+        let counted: usize = par_chunks(&entries, |part| {
+            part.iter()
+                .map(|(id, node)| json_len(id) + 1 + node.json_len())
+                .sum::<usize>()
+        })
+        .into_iter()
+        .sum();
+        let commas = entries.len().saturating_sub(1);
+        let len = (b"{\"nodes\":{".len() + counted + commas + tail.len()) as u64;
+        ViewBody {
+            nodes,
+            at: Position::Start,
+            tail,
+            len,
+        }
+    }
+
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Iterator for ViewBody {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        let mut out = Vec::with_capacity(CHUNK + CHUNK / 4);
+        let rest = match &self.at {
+            Position::Done => return None,
+            Position::Start => {
+                out.extend_from_slice(b"{\"nodes\":{");
+                self.nodes
+                    .range::<String, (Bound<&String>, Bound<&String>)>((
+                        Bound::Unbounded,
+                        Bound::Unbounded,
+                    ))
+            }
+            Position::After(id) => self
+                .nodes
+                .range::<String, (Bound<&String>, Bound<&String>)>((
+                    Bound::Excluded(id),
+                    Bound::Unbounded,
+                )),
+        };
+        let first = matches!(self.at, Position::Start);
+        let mut last = None;
+        for (id, node) in rest {
+            if !first || last.is_some() {
                 out.push(b',');
             }
             serde_json::to_writer(&mut out, id).expect("strings serialise");
             out.push(b':');
             node.write_json(&mut out);
+            last = Some(id);
+            if out.len() >= CHUNK {
+                break;
+            }
         }
-        out
-    });
-    let mut parts = vec![Bytes::from_static(b"{\"nodes\":{")];
-    for (i, part) in written.into_iter().filter(|p| !p.is_empty()).enumerate() {
-        if i > 0 {
-            parts.push(Bytes::from_static(b","));
-        }
-        parts.push(Bytes::from(part));
+        self.at = match last {
+            Some(id) if out.len() >= CHUNK => Position::After(id.clone()),
+            _ => {
+                out.extend_from_slice(&self.tail);
+                Position::Done
+            }
+        };
+        Some(Bytes::from(out))
     }
-    let mut tail = b"}".to_vec();
-    if degraded.is_degraded() {
-        tail.extend_from_slice(b",\"degraded\":");
-        serde_json::to_writer(&mut tail, degraded).expect("serialises");
+}
+
+/// The length of `s` written as a JSON string.
+fn json_len(s: &str) -> usize {
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, s).expect("strings serialise");
+    counter.0
+}
+
+/// Counts the bytes written to it.
+pub(super) struct Counter(pub usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
     }
-    tail.push(b'}');
-    parts.push(Bytes::from(tail));
-    parts
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The whole of a view's JSON at once (what [`ViewBody`] sends in chunks).
+pub fn view_body(nodes: &Nodes, degraded: &Degraded) -> Vec<u8> {
+    ViewBody::new(Arc::new(nodes.clone()), degraded)
+        .flat_map(|chunk| chunk.to_vec())
+        .collect()
 }
 
 #[cfg(test)]
@@ -54,20 +154,25 @@ mod tests {
     use super::*;
     use crate::render::SummaryHead;
 
-    #[test]
-    fn written_in_parts_it_is_the_json_of_the_whole() {
-        for count in [0, 1, 10_000] {
-            let nodes: BTreeMap<String, NodeSummary> = (0..count)
-                .map(|i| {
-                    let id = format!("host-{i};<host>\"");
-                    let node = NodeSummary::from(SummaryHead {
-                        id: id.clone(),
-                        label: format!("h{i}"),
-                        ..SummaryHead::default()
-                    });
-                    (id, node)
+    fn nodes(count: usize) -> Nodes {
+        (0..count)
+            .map(|i| {
+                let id = format!("host-{i};<host>\"");
+                let node = NodeSummary::from(SummaryHead {
+                    id: id.clone(),
+                    label: format!("h{i}"),
+                    ..SummaryHead::default()
                 })
-                .collect();
+                .with_adjacency([format!("host-{}", i + 1)].into());
+                (id, node)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sent_in_chunks_it_is_the_json_of_the_whole_and_as_long_as_it_says() {
+        for count in [0, 1, 10_000] {
+            let nodes = nodes(count);
             for degraded in [
                 Degraded::default(),
                 Degraded {
@@ -76,13 +181,22 @@ mod tests {
                     ..Degraded::default()
                 },
             ] {
-                let ours: serde_json::Value =
-                    serde_json::from_slice(&view_body(&nodes, &degraded)).unwrap();
+                let body = ViewBody::new(Arc::new(nodes.clone()), &degraded);
+                let said = body.len();
+                let chunks: Vec<Bytes> = body.collect();
+                let whole: Vec<u8> = chunks.iter().flat_map(|c| c.to_vec()).collect();
+                assert_eq!(whole.len() as u64, said, "{count} nodes, {degraded:?}");
+                let ours: serde_json::Value = serde_json::from_slice(&whole).unwrap();
                 let mut expected = serde_json::json!({ "nodes": nodes });
                 if degraded.is_degraded() {
                     expected["degraded"] = serde_json::to_value(&degraded).unwrap();
                 }
                 assert_eq!(ours, expected, "{count} nodes, {degraded:?}");
+                if count == 10_000 {
+                    assert!(chunks.len() > 10, "{} chunks", chunks.len());
+                    let largest = chunks.iter().map(Bytes::len).max().unwrap();
+                    assert!(largest < 2 * CHUNK, "a chunk of {largest} bytes");
+                }
             }
         }
     }
