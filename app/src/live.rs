@@ -39,7 +39,7 @@ struct Merged {
     lineage: Lineage,
     keys: HashSet<String>,
     parts: BTreeMap<(TopologyKind, String), Node>,
-    /// Set on a tenant's first answer, made from the newest quantum alone while the whole
+    /// Set on a tenant's first answer, made from the newest reports alone while the whole
     /// window is merged in the background: the reports older than this are not in it.
     partial_from: Option<i64>,
 }
@@ -387,9 +387,17 @@ fn advance(
 /// Windows of more reports than this are answered from their newest quantum first.
 pub const FIRST_ANSWER_MIN: usize = 64;
 
+/// Quanta a first answer reaches back, at most, for the full reports its deltas need: Scope's
+/// probes publish once a quantum and send a full report every third time
+/// (`--probe.full-report-every=3`, scope-compat.md §1), so the newest three quanta hold every
+/// probe's latest full report.
+const FULL_REPORT_QUANTA: i64 = 3;
+
 /// A tenant's first answer, from the newest quantum of `bodies` (the whole window, oldest
 /// first), with the whole window merged in the background; `None` when the tenant has a state
-/// already, or the window is small enough to merge at once.
+/// already, or the window is small enough to merge at once. A delta in that quantum whose full
+/// report is older would leave its probe's nodes out: then the answer comes from the newest
+/// [`FULL_REPORT_QUANTA`] quanta instead.
 fn first_answer(
     live: &Arc<TenantLive>,
     bodies: &[(String, Bytes)],
@@ -400,21 +408,29 @@ fn first_answer(
         return None;
     }
     let newest = bodies.iter().filter_map(|(k, _)| report_time_ms(k)).max()?;
-    let from = newest - QUANTUM_MS;
-    let recent: Vec<(String, Bytes)> = bodies
-        .iter()
-        .filter(|(k, _)| report_time_ms(k).is_some_and(|t| t > from))
-        .cloned()
-        .collect();
-    let mut merged = Merged::build_from_bodies(&recent, limits);
+    let between = |from: i64, to: i64| -> Vec<(String, Bytes)> {
+        bodies
+            .iter()
+            .filter(|(k, _)| report_time_ms(k).is_some_and(|t| t > from && t <= to))
+            .cloned()
+            .collect()
+    };
+    let mut from = newest - QUANTUM_MS;
+    let mut merged = Merged::build_from_bodies(&between(from, newest), limits);
+    if !merged.parts.is_empty() {
+        from = newest - FULL_REPORT_QUANTA * QUANTUM_MS;
+        merged = Merged::build_from_bodies(&between(from, newest), limits);
+    }
     merged.partial_from = Some(from + 1);
     let answer = (merged.report.clone(), merged.lineage.clone(), true);
     live.install(&mut guard, merged);
     if !live.rebuilding.swap(true, Ordering::AcqRel) {
         let (live, whole, limits) = (live.clone(), bodies.to_vec(), limits.clone());
         in_background(move || {
-            // Answers stay partial until this lands: decoded on every core.
-            let rebuilt = Merged::build_from_bodies_on(&whole, &limits, Cores::All);
+            // On this thread alone, at its lower priority, like any rebuild: the tenant's
+            // first answers of other views, rendered from scratch meanwhile, come first, and
+            // answers say they are partial until this lands.
+            let rebuilt = Merged::build_from_bodies_on(&whole, &limits, Cores::This);
             let mut guard = live.merged.lock().expect("live window lock");
             live.install(&mut guard, rebuilt);
             live.rebuilding.store(false, Ordering::Release);
@@ -507,9 +523,9 @@ impl LiveWindows {
     ///
     /// A tenant's first query does not wait for its whole window: when there is no state and
     /// the window holds more than [`FIRST_ANSWER_MIN`] reports, it is answered from the newest
-    /// quantum's reports (a probe sends a full report every quantum, so every node is there,
-    /// with fewer metric samples) while the whole window is merged in the background. The
-    /// third value says whether the answer is such a partial one.
+    /// reports that hold every probe's latest full report (see [`first_answer`]: every node is
+    /// there, with fewer metric samples) while the whole window is merged in the background.
+    /// The third value says whether the answer is such a partial one.
     pub fn merged_from_bodies(
         &self,
         tenant: &TenantId,
@@ -815,6 +831,41 @@ mod tests {
             assert!(Instant::now() < deadline, "the whole window never landed");
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn a_first_answer_reaches_back_to_the_full_reports_its_deltas_need() {
+        let tenant = TenantId::new("t").unwrap();
+        // 40 probes, each publishing once a quantum for four quanta, a full report every
+        // third time as Scope's do, at staggered points of the cycle: in the newest quantum
+        // most probes send a delta, whose process nodes wait for an older full report.
+        let mut reports: Vec<(String, Arc<Report>)> = Vec::new();
+        for host in 0..40 {
+            let mut spec = SynthSpec::probe(host, host as usize, 40);
+            spec.processes_per_host = 2;
+            spec.connections_per_host = 2;
+            spec.ts = Timestamp::from_unix_millis(T0);
+            let cycle = stormscope_shared::synth::full_and_deltas(generate(&spec));
+            for quantum in 0..4 {
+                let at = T0 + quantum * QUANTUM_MS + host as i64 * 10;
+                let report = cycle[(quantum as usize + host as usize) % 3].clone();
+                let key = stormscope_shared::keys::report_key(&tenant, at, "c", 0);
+                reports.push((key, Arc::new(report)));
+            }
+        }
+        reports.sort_by_key(|(k, _)| report_time_ms(k));
+        let whole = from_scratch(&reports);
+        let keys: Vec<String> = reports.iter().map(|(k, _)| k.clone()).collect();
+        let live = LiveWindows::default();
+        let (first, _, partial) =
+            live.merged_from_bodies(&tenant, &keys, stored(&reports), T0, &Limits::default());
+        assert!(partial, "the first answer says it is partial");
+        for kind in [TopologyKind::Host, TopologyKind::Process] {
+            let ids = |r: &Report| r.topology(kind).nodes.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(ids(&first), ids(&whole), "{kind:?}: every probe's nodes");
+        }
+        let processes = first.topology(TopologyKind::Process).nodes.len();
+        assert_eq!(processes, 80, "each probe's two processes");
     }
 
     #[test]
