@@ -29,7 +29,7 @@ use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::{Format, Limits, Report, TopologyKind};
 
 use crate::quanta::QUANTUM_MS;
-use crate::render::parallel::par_map_heavy;
+use crate::render::parallel::par_parts_heavy;
 
 /// A window merged: the report (part-merged nodes removed), the keys it holds, and the
 /// part-merged nodes waiting for their full node.
@@ -129,50 +129,23 @@ impl Changed {
     }
 }
 
-/// Reports decoded at a time while a window is merged from stored bodies on every core (a
-/// query waits for it): the merge holds only this many decoded reports besides the state it
-/// builds. A background build, on one thread, merges each report as soon as it is decoded: a
-/// decoded full report of a busy host takes about a megabyte.
-const BUILD_CHUNK: usize = 16;
-
 impl Merged {
     fn build(reports: &[(String, Arc<Report>)]) -> Merged {
         let report = fast_merge(reports.iter().map(|(_, r)| r.as_ref()));
         Self::from_merged(report, reports.iter().map(|(k, _)| k.clone()).collect())
     }
 
-    /// As [`Merged::build`] from stored bodies, decoded a chunk at a time (on every core) and
-    /// merged in order, so the decoded window never exists all at once. Bodies that do not
-    /// decode are left out, as missing reports are.
+    /// As [`Merged::build`] from stored bodies, decoded and merged on every core: each core
+    /// merges a consecutive part of the window, then the parts are merged in order (merging is
+    /// associative). Bodies are decoded one at a time, so the decoded window never exists all
+    /// at once. Bodies that do not decode are left out, as missing reports are.
     fn build_from_bodies(bodies: &[(String, Bytes)], limits: &Limits) -> Merged {
         Self::build_from_bodies_on(bodies, limits, Cores::All)
     }
 
-    /// As [`Merged::build_from_bodies`], decoding on every core or on this thread alone.
+    /// As [`Merged::build_from_bodies`], on every core or on this thread alone.
     fn build_from_bodies_on(bodies: &[(String, Bytes)], limits: &Limits, cores: Cores) -> Merged {
-        // What `fast_merge` does, a chunk at a time.
-        let mut report = Report::make();
-        let mut ids = Vec::new();
-        let mut keys = HashSet::with_capacity(bodies.len());
-        let chunk = match cores {
-            Cores::All => BUILD_CHUNK,
-            Cores::This => 1,
-        };
-        for chunk in bodies.chunks(chunk) {
-            let decode = |(key, body): &(String, Bytes)| decode_body(key, body, limits);
-            let decoded: Vec<Option<Report>> = match cores {
-                Cores::All => par_map_heavy(chunk, decode),
-                Cores::This => chunk.iter().map(decode).collect(),
-            };
-            for ((key, _), decoded) in chunk.iter().zip(decoded) {
-                let Some(decoded) = decoded else { continue };
-                report.merge(&decoded);
-                ids.extend_from_slice(decoded.id.as_bytes());
-                keys.insert(key.clone());
-            }
-        }
-        report.id = stormscope_shared::merge::merged_id(&ids);
-        Self::from_merged(report, keys)
+        MergedPart::of_all(bodies, limits, cores).into_merged()
     }
 
     fn from_merged(mut report: Report, keys: HashSet<String>) -> Merged {
@@ -239,6 +212,68 @@ impl Merged {
         }
         self.keys.insert(key.to_owned());
         self.lineage.step(touched);
+    }
+}
+
+/// Consecutive reports of a window merged (what `fast_merge` does), with their ids in order
+/// and their keys.
+#[derive(Default)]
+struct MergedPart {
+    report: Report,
+    ids: Vec<u8>,
+    keys: HashSet<String>,
+}
+
+impl MergedPart {
+    /// `bodies` decoded and merged in order, on this thread.
+    fn of(bodies: &[(String, Bytes)], limits: &Limits) -> Self {
+        let mut part = MergedPart {
+            report: Report::make(),
+            ids: Vec::new(),
+            keys: HashSet::with_capacity(bodies.len()),
+        };
+        for (key, body) in bodies {
+            let Some(decoded) = decode_body(key, body, limits) else {
+                continue;
+            };
+            part.report.merge(&decoded);
+            part.ids.extend_from_slice(decoded.id.as_bytes());
+            part.keys.insert(key.clone());
+        }
+        part
+    }
+
+    /// As [`MergedPart::of`], on every core (a consecutive part each, merged in order) or on
+    /// this thread alone.
+    fn of_all(bodies: &[(String, Bytes)], limits: &Limits, cores: Cores) -> Self {
+        let part = |bodies: &[(String, Bytes)]| MergedPart::of(bodies, limits);
+        match cores {
+            Cores::All => par_parts_heavy(bodies, part)
+                .into_iter()
+                .reduce(MergedPart::then)
+                .unwrap_or_else(|| part(&[])),
+            Cores::This => part(bodies),
+        }
+    }
+
+    /// This part with the `later` one merged after it.
+    fn then(mut self, later: MergedPart) -> Self {
+        self.report.merge(&later.report);
+        self.ids.extend_from_slice(&later.ids);
+        self.keys.extend(later.keys);
+        self
+    }
+
+    /// Whether some node is part-merged: a delta's, still waiting for its full node.
+    fn waits_for_full_nodes(&self) -> bool {
+        self.report
+            .topologies()
+            .any(|(_, t)| t.nodes.values().any(|n| n.topology.is_empty()))
+    }
+
+    fn into_merged(mut self) -> Merged {
+        self.report.id = stormscope_shared::merge::merged_id(&self.ids);
+        Merged::from_merged(self.report, self.keys)
     }
 }
 
@@ -396,8 +431,8 @@ const FULL_REPORT_QUANTA: i64 = 3;
 /// A tenant's first answer, from the newest quantum of `bodies` (the whole window, oldest
 /// first), with the whole window merged in the background; `None` when the tenant has a state
 /// already, or the window is small enough to merge at once. A delta in that quantum whose full
-/// report is older would leave its probe's nodes out: then the answer comes from the newest
-/// [`FULL_REPORT_QUANTA`] quanta instead.
+/// report is older would leave its probe's nodes out: then the older quanta up to
+/// [`FULL_REPORT_QUANTA`] are merged before it.
 fn first_answer(
     live: &Arc<TenantLive>,
     bodies: &[(String, Bytes)],
@@ -416,11 +451,13 @@ fn first_answer(
             .collect()
     };
     let mut from = newest - QUANTUM_MS;
-    let mut merged = Merged::build_from_bodies(&between(from, newest), limits);
-    if !merged.parts.is_empty() {
-        from = newest - FULL_REPORT_QUANTA * QUANTUM_MS;
-        merged = Merged::build_from_bodies(&between(from, newest), limits);
+    let mut part = MergedPart::of_all(&between(from, newest), limits, Cores::All);
+    if part.waits_for_full_nodes() {
+        let older_from = newest - FULL_REPORT_QUANTA * QUANTUM_MS;
+        part = MergedPart::of_all(&between(older_from, from), limits, Cores::All).then(part);
+        from = older_from;
     }
+    let mut merged = part.into_merged();
     merged.partial_from = Some(from + 1);
     let answer = (merged.report.clone(), merged.lineage.clone(), true);
     live.install(&mut guard, merged);
