@@ -152,7 +152,7 @@ impl Merged {
         let mut parts = BTreeMap::new();
         for (kind, topology) in report.topologies_mut() {
             topology.nodes.retain(|id, node| {
-                let complete = !node.topology.is_empty();
+                let complete = !node.is_part_merged();
                 if !complete {
                     parts.insert((kind, id.clone()), node.clone());
                 }
@@ -181,7 +181,7 @@ impl Merged {
         for (kind, topology) in incoming.topologies_mut() {
             let known = &report.topology(kind).nodes;
             topology.nodes.retain(|id, node| {
-                if !node.topology.is_empty() {
+                if !node.is_part_merged() {
                     arrived.push((kind, id.clone()));
                     return true;
                 }
@@ -217,7 +217,6 @@ impl Merged {
 
 /// Consecutive reports of a window merged (what `fast_merge` does), with their ids in order
 /// and their keys.
-#[derive(Default)]
 struct MergedPart {
     report: Report,
     ids: Vec<u8>,
@@ -262,13 +261,6 @@ impl MergedPart {
         self.ids.extend_from_slice(&later.ids);
         self.keys.extend(later.keys);
         self
-    }
-
-    /// Whether some node is part-merged: a delta's, still waiting for its full node.
-    fn waits_for_full_nodes(&self) -> bool {
-        self.report
-            .topologies()
-            .any(|(_, t)| t.nodes.values().any(|n| n.topology.is_empty()))
     }
 
     fn into_merged(mut self) -> Merged {
@@ -452,7 +444,7 @@ fn first_answer(
     };
     let mut from = newest - QUANTUM_MS;
     let mut part = MergedPart::of_all(&between(from, newest), limits, Cores::All);
-    if part.waits_for_full_nodes() {
+    if part.report.has_part_merged_nodes() {
         let older_from = newest - FULL_REPORT_QUANTA * QUANTUM_MS;
         part = MergedPart::of_all(&between(older_from, from), limits, Cores::All).then(part);
         from = older_from;
@@ -729,7 +721,7 @@ mod tests {
                 .topology(TopologyKind::Process)
                 .nodes
                 .values()
-                .all(|n| !n.topology.is_empty()),
+                .all(|n| !n.is_part_merged()),
             "no part-merged node is rendered"
         );
         let full = live.merged(&tenant, &reports, start(0));

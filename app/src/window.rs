@@ -41,7 +41,8 @@ pub struct Degraded {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ingest: Vec<IngestHealth>,
     /// A tenant's first answer, made from the newest reports of its window (those that hold
-    /// every probe's latest full report) while the whole window is merged (see [`crate::live::LiveWindows::merged_from_bodies`]).
+    /// every probe's latest full report) while the whole window is merged (see
+    /// [`crate::live::LiveWindows::merged_from_bodies`]).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub partial_window: bool,
 }

@@ -166,8 +166,14 @@ impl Report {
     /// their full report they are fragments that would render as garbage.
     pub fn remove_part_merged_nodes(&mut self) {
         for (_, topology) in self.topologies_mut() {
-            topology.nodes.retain(|_, node| !node.topology.is_empty());
+            topology.nodes.retain(|_, node| !node.is_part_merged());
         }
+    }
+
+    /// Whether some node is still a probe's delta, waiting for its full node.
+    pub fn has_part_merged_nodes(&self) -> bool {
+        self.topologies()
+            .any(|(_, t)| t.nodes.values().any(Node::is_part_merged))
     }
 }
 

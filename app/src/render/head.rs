@@ -115,29 +115,28 @@ impl NodeSummary {
 
     /// Appends the summary's JSON object to `out`: the head's, written once, then the edges.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let head = self.head.json();
-        if self.adjacency.is_empty() {
-            out.extend_from_slice(head);
-            return;
-        }
-        out.extend_from_slice(&head[..head.len() - 1]);
-        out.extend_from_slice(b",\"adjacency\":");
-        serde_json::to_writer(&mut *out, &self.adjacency).expect("ids serialise");
-        out.push(b'}');
+        self.write_json_to(out)
+            .expect("writing to memory cannot fail");
     }
-}
 
-impl NodeSummary {
     /// The length of [`NodeSummary::write_json`]'s output, the head's JSON written if it was
     /// not yet.
     pub fn json_len(&self) -> usize {
-        let head = self.head.json().len();
+        let mut counter = super::json::Counter(0);
+        self.write_json_to(&mut counter)
+            .expect("counting cannot fail");
+        counter.0
+    }
+
+    fn write_json_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let head = self.head.json();
         if self.adjacency.is_empty() {
-            return head;
+            return out.write_all(head);
         }
-        let mut edges = super::json::Counter(0);
-        serde_json::to_writer(&mut edges, &self.adjacency).expect("ids serialise");
-        head + ",\"adjacency\":".len() + edges.0
+        out.write_all(&head[..head.len() - 1])?;
+        out.write_all(b",\"adjacency\":")?;
+        serde_json::to_writer(&mut *out, &self.adjacency).map_err(std::io::Error::from)?;
+        out.write_all(b"}")
     }
 }
 

@@ -142,7 +142,9 @@ impl std::io::Write for Counter {
     }
 }
 
-/// The whole of a view's JSON at once (what [`ViewBody`] sends in chunks).
+/// The whole of a view's JSON at once (what [`ViewBody`] sends in chunks), for tests: it copies
+/// the view.
+#[cfg(test)]
 pub fn view_body(nodes: &Nodes, degraded: &Degraded) -> Vec<u8> {
     ViewBody::new(Arc::new(nodes.clone()), degraded)
         .flat_map(|chunk| chunk.to_vec())

@@ -37,7 +37,9 @@ pub use children::{ChildTable, Column};
 pub use connections::{Connection, ConnectionsTable};
 pub use details::{ControlInstance, DetailedNode, details, details_with};
 pub use diff::{Diff, diff};
-pub use json::{ViewBody, view_body};
+pub use json::ViewBody;
+#[cfg(test)]
+pub use json::view_body;
 pub use options::{Options, Rendered, render_key, render_reusing, render_with};
 pub use registry::{TopologyDesc, TopologyStats, topologies, topologies_rendered};
 pub use reuse::{Frame, Reuse};

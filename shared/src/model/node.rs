@@ -105,6 +105,12 @@ impl Node {
         }
     }
 
+    /// Whether the node is still a probe's delta (no `topology`), waiting to be merged with
+    /// its full node (scope-compat.md §3.4).
+    pub fn is_part_merged(&self) -> bool {
+        self.topology.is_empty()
+    }
+
     pub fn latest_value(&self, key: &str) -> Option<&str> {
         self.latest.get(key).map(|e| e.value.as_str())
     }
