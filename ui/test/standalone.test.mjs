@@ -72,10 +72,16 @@ describe("standalone with its local probe", () => {
     const processes = await (await fetch(`${app.url}/api/topology/processes?${await debug(page, "apiQuery")}`)).json();
     const own = Object.values(processes.nodes).find((n) => n.label.endsWith("stormscope") && !n.pseudo && n.metrics?.length);
     assert.ok(own, "the stormscope process is in the processes view");
-    const spot = await nodeOnScreen(page, own.id);
-    assert.ok(spot, "the node is drawn");
-    await page.mouse.click(spot.x, spot.y);
-    await eventually(async () => (await debug(page, "state")).node === own.id, 5_000, "the click to select the node");
+    // The local probe keeps reporting, and a new process moves the layout: the node is
+    // located again, once the layout has settled, for each click.
+    await eventually(async () => {
+      await settled(page);
+      const spot = await nodeOnScreen(page, own.id);
+      assert.ok(spot, "the node is drawn");
+      await page.mouse.click(spot.x, spot.y);
+      return eventually(async () => (await debug(page, "state")).node === own.id, 2_000, "the click to select the node")
+        .then(() => true, () => false);
+    }, 15_000, "a click on the node to select it");
     const panel = page.locator("aside.details");
     await panel.waitFor({ state: "visible" });
     await eventually(async () => (await panel.locator(".meta dt").count()) > 0, 10_000, "metadata rows");
