@@ -1,7 +1,8 @@
 //! The app's query path at the size of the performance target: 100 probes, a 15 s window (five
 //! reports each, 145 processes and 300 connections per probe).
 //!
-//! `cargo bench -p stormscope-app --bench query`; figures go to BENCHMARKS.md.
+//! `cargo bench -p stormscope-app --bench query`; figures go to BENCHMARKS.md. A tenant's first
+//! answer, from stored bodies: `cargo bench -p stormscope-app --bench query -- first-answer`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,14 +10,16 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 
+use bytes::Bytes;
 use stormscope_app::kept_heads::KeptHeads;
 use stormscope_app::live::LiveWindows;
 use stormscope_app::render::{self, Options};
-use stormscope_shared::Report;
-use stormscope_shared::Timestamp;
+use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::merge::fast_merge;
-use stormscope_shared::synth::{SynthSpec, generate};
+use stormscope_shared::report_cache::report_time_ms;
+use stormscope_shared::synth::{SynthSpec, full_and_deltas, generate};
 use stormscope_shared::tenancy::TenantId;
+use stormscope_shared::{Format, Limits, Report, Timestamp, keys};
 
 // The allocator the stormscope binary runs with, so the figures are the product's.
 #[global_allocator]
@@ -77,6 +80,67 @@ fn query_benches(c: &mut Criterion) {
     }
     group.finish();
     live_queries(c, keyed);
+    first_answer(c);
+}
+
+/// A tenant's first answer from its stored window: 100 probes publishing every 3 s for 15 s,
+/// each a full report then two deltas, staggered as real probes are. The first answer decodes
+/// and merges the newest three quanta (every probe's latest full report and the deltas after
+/// it); the whole window's merge that follows in the background is waited for, untimed.
+fn first_answer(c: &mut Criterion) {
+    // As the stormscope binary runs: transparent huge pages off (src/main.rs).
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    let tenant = TenantId::new("bench").unwrap();
+    let t0 = 1_764_162_000_000;
+    let cycles: Vec<Vec<Bytes>> = (0..100)
+        .map(|probe| {
+            let mut spec = SynthSpec::probe(probe as u64 + 1, probe, 100);
+            spec.ts = Timestamp::from_unix_millis(t0);
+            full_and_deltas(&spec)
+                .iter()
+                .map(|r| Bytes::from(codec::encode(r, Format::Msgpack, Compression::Gzip)))
+                .collect()
+        })
+        .collect();
+    let mut bodies: Vec<(String, Bytes)> = Vec::new();
+    for tick in 0..5 {
+        for (probe, cycle) in cycles.iter().enumerate() {
+            let at = t0 + tick * 3000 + probe as i64 * 30;
+            let key = keys::report_key(&tenant, at, "c", bodies.len() as u64);
+            bodies.push((key, cycle[(tick as usize + probe) % 3].clone()));
+        }
+    }
+    bodies.sort_by_key(|(key, _)| report_time_ms(key));
+    let window: Vec<String> = bodies.iter().map(|(key, _)| key.clone()).collect();
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("first-answer");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    group.bench_function("100-probes-stored", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let live = LiveWindows::default();
+                let started = Instant::now();
+                let (first, _, partial) =
+                    live.merged_from_bodies(&tenant, &window, bodies.clone(), t0, &limits);
+                total += started.elapsed();
+                assert!(partial && first.node_count() > 0);
+                while live
+                    .merged_from_bodies(&tenant, &window, Vec::new(), t0, &limits)
+                    .2
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            total
+        })
+    });
+    group.finish();
 }
 
 /// What a live query costs in the app, one new report arriving before each: merging it into

@@ -29,7 +29,7 @@ use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::{Format, Limits, Report, TopologyKind};
 
 use crate::quanta::QUANTUM_MS;
-use crate::render::parallel::par_parts_heavy;
+use crate::render::parallel::{join, par_map_heavy};
 
 /// A window merged: the report (part-merged nodes removed), the keys it holds, and the
 /// part-merged nodes waiting for their full node.
@@ -39,8 +39,8 @@ struct Merged {
     lineage: Lineage,
     keys: HashSet<String>,
     parts: BTreeMap<(TopologyKind, String), Node>,
-    /// Set on a tenant's first answer, made from the newest reports alone while the whole
-    /// window is merged in the background: the reports older than this are not in it.
+    /// Set on a tenant's first answer, made from the newest reports alone until the whole
+    /// window is merged: the reports older than this are not in it.
     partial_from: Option<i64>,
 }
 
@@ -135,17 +135,15 @@ impl Merged {
         Self::from_merged(report, reports.iter().map(|(k, _)| k.clone()).collect())
     }
 
-    /// As [`Merged::build`] from stored bodies, decoded and merged on every core: each core
-    /// merges a consecutive part of the window, then the parts are merged in order (merging is
-    /// associative). Bodies are decoded one at a time, so the decoded window never exists all
-    /// at once. Bodies that do not decode are left out, as missing reports are.
+    /// As [`Merged::build`] from stored bodies, decoded on every core and merged in order (see
+    /// [`MergedPart::of`]). Bodies that do not decode are left out, as missing reports are.
     fn build_from_bodies(bodies: &[(String, Bytes)], limits: &Limits) -> Merged {
         Self::build_from_bodies_on(bodies, limits, Cores::All)
     }
 
     /// As [`Merged::build_from_bodies`], on every core or on this thread alone.
     fn build_from_bodies_on(bodies: &[(String, Bytes)], limits: &Limits, cores: Cores) -> Merged {
-        MergedPart::of_all(bodies, limits, cores).into_merged()
+        MergedPart::of(bodies, limits, cores).into_merged()
     }
 
     fn from_merged(mut report: Report, keys: HashSet<String>) -> Merged {
@@ -169,14 +167,13 @@ impl Merged {
     }
 
     /// Merges one newer report in. Copies the merged report only if a query still reads it.
-    fn absorb(&mut self, key: &str, incoming: &Report) {
+    fn absorb(&mut self, key: &str, mut incoming: Report) {
         let report = Arc::make_mut(&mut self.report);
         // Every node the merge can touch is one of the incoming report's.
         let touched = incoming
             .topologies()
             .flat_map(|(_, t)| t.nodes.keys().cloned())
             .collect();
-        let mut incoming = incoming.clone();
         let mut arrived = Vec::new();
         for (kind, topology) in incoming.topologies_mut() {
             let known = &report.topology(kind).nodes;
@@ -197,9 +194,9 @@ impl Merged {
                 false
             });
         }
-        report.merge(&incoming);
         report.id =
             stormscope_shared::merge::merged_id(format!("{}{}", report.id, incoming.id).as_bytes());
+        report.merge_owned(incoming);
         for (kind, id) in arrived {
             if let Some(part) = self.parts.remove(&(kind, id.clone()))
                 && let Some(node) = report.topology_mut(kind).nodes.get_mut(&id)
@@ -224,43 +221,58 @@ struct MergedPart {
 }
 
 impl MergedPart {
-    /// `bodies` decoded and merged in order, on this thread.
-    fn of(bodies: &[(String, Bytes)], limits: &Limits) -> Self {
-        let mut part = MergedPart {
-            report: Report::make(),
-            ids: Vec::new(),
-            keys: HashSet::with_capacity(bodies.len()),
-        };
-        for (key, body) in bodies {
-            let Some(decoded) = decode_body(key, body, limits) else {
-                continue;
-            };
-            part.report.merge(&decoded);
-            part.ids.extend_from_slice(decoded.id.as_bytes());
-            part.keys.insert(key.clone());
+    /// `bodies` decoded and merged in order. On every core, a few bodies are decoded at a
+    /// time, one per core, and merged here as they come: merging moves a decoded report's
+    /// nodes in, so the decoded reports become the merged one and the window is never held
+    /// twice. (Merging parts of the window on each core, then the parts, cost more: merging
+    /// two large parts is slow, and one core waited for the other's larger part.)
+    fn of<'a>(bodies: &'a [(String, Bytes)], limits: &Limits, cores: Cores) -> Self {
+        let mut part = MergedPart::empty();
+        match cores {
+            Cores::All => {
+                let decode = |chunk: &'a [(String, Bytes)]| {
+                    let reports =
+                        par_map_heavy(chunk, |(key, body)| decode_body(key, body, limits));
+                    (chunk, reports)
+                };
+                let mut chunks = bodies.chunks(DECODED_AT_ONCE);
+                let mut decoded = chunks.next().map(decode);
+                while let Some((chunk, reports)) = decoded.take() {
+                    // This chunk is merged on one core while the next is decoded on the rest.
+                    let next = chunks.next();
+                    decoded = join(|| part.add_all(chunk, reports), || next.map(decode)).1;
+                }
+            }
+            Cores::This => {
+                for (key, body) in bodies {
+                    part.add(key, decode_body(key, body, limits));
+                }
+            }
         }
         part
     }
 
-    /// As [`MergedPart::of`], on every core (a consecutive part each, merged in order) or on
-    /// this thread alone.
-    fn of_all(bodies: &[(String, Bytes)], limits: &Limits, cores: Cores) -> Self {
-        let part = |bodies: &[(String, Bytes)]| MergedPart::of(bodies, limits);
-        match cores {
-            Cores::All => par_parts_heavy(bodies, part)
-                .into_iter()
-                .reduce(MergedPart::then)
-                .unwrap_or_else(|| part(&[])),
-            Cores::This => part(bodies),
+    fn empty() -> Self {
+        MergedPart {
+            report: Report::make(),
+            ids: Vec::new(),
+            keys: HashSet::new(),
         }
     }
 
-    /// This part with the `later` one merged after it.
-    fn then(mut self, later: MergedPart) -> Self {
-        self.report.merge(&later.report);
-        self.ids.extend_from_slice(&later.ids);
-        self.keys.extend(later.keys);
-        self
+    /// The next report of the window, when it decoded.
+    fn add(&mut self, key: &str, decoded: Option<Report>) {
+        if let Some(report) = decoded {
+            self.ids.extend_from_slice(report.id.as_bytes());
+            self.keys.insert(key.to_owned());
+            self.report.merge_owned(report);
+        }
+    }
+
+    fn add_all(&mut self, bodies: &[(String, Bytes)], decoded: Vec<Option<Report>>) {
+        for ((key, _), report) in bodies.iter().zip(decoded) {
+            self.add(key, report);
+        }
     }
 
     fn into_merged(mut self) -> Merged {
@@ -268,6 +280,10 @@ impl MergedPart {
         Merged::from_merged(self.report, self.keys)
     }
 }
+
+/// Reports a build on every core decodes before merging them: a few per core, so cores that
+/// finish early take another, while the decoded reports waiting stay a few megabytes.
+const DECODED_AT_ONCE: usize = 16;
 
 /// Where a build decodes: on every core when a query waits for it, on the calling thread
 /// alone in the background, where it must leave the cores to the queries.
@@ -343,6 +359,12 @@ impl TenantLive {
             .map(|(k, b)| k.len() + b.len() + 64)
             .sum();
         self.merged_bytes.load(Ordering::Relaxed) + bodies
+    }
+
+    /// Whether the state holds only the newest part of the window (a first answer).
+    fn is_partial(&self) -> bool {
+        let guard = self.merged.lock().expect("live window lock");
+        guard.as_ref().is_some_and(|m| m.partial_from.is_some())
     }
 
     fn last_used(&self) -> Instant {
@@ -421,10 +443,11 @@ pub const FIRST_ANSWER_MIN: usize = 64;
 const FULL_REPORT_QUANTA: i64 = 3;
 
 /// A tenant's first answer, from the newest quantum of `bodies` (the whole window, oldest
-/// first), with the whole window merged in the background; `None` when the tenant has a state
-/// already, or the window is small enough to merge at once. A delta in that quantum whose full
-/// report is older would leave its probe's nodes out: then the older quanta up to
-/// [`FULL_REPORT_QUANTA`] are merged before it.
+/// first), kept as the tenant's state until the whole window is merged (see
+/// [`complete_in_background`]); `None` when the tenant has a state already, or the window is
+/// small enough to merge at once. A delta in that quantum would
+/// leave its probe's nodes out without the probe's full report, which is older: then the
+/// quanta before it, up to [`FULL_REPORT_QUANTA`] in all, are merged ahead of it.
 fn first_answer(
     live: &Arc<TenantLive>,
     bodies: &[(String, Bytes)],
@@ -443,29 +466,42 @@ fn first_answer(
             .collect()
     };
     let mut from = newest - QUANTUM_MS;
-    let mut part = MergedPart::of_all(&between(from, newest), limits, Cores::All);
-    if part.report.has_part_merged_nodes() {
-        let older_from = newest - FULL_REPORT_QUANTA * QUANTUM_MS;
-        part = MergedPart::of_all(&between(older_from, from), limits, Cores::All).then(part);
-        from = older_from;
+    let newest_bodies = between(from, newest);
+    let newest_reports =
+        par_map_heavy(&newest_bodies, |(key, body)| decode_body(key, body, limits));
+    let mut part = MergedPart::empty();
+    if newest_reports
+        .iter()
+        .flatten()
+        .any(Report::has_part_merged_nodes)
+    {
+        from = newest - FULL_REPORT_QUANTA * QUANTUM_MS;
+        part = MergedPart::of(&between(from, newest - QUANTUM_MS), limits, Cores::All);
     }
+    // Merged after the older quanta, as a window merges in time order; decoded first, to
+    // know whether it needs them.
+    part.add_all(&newest_bodies, newest_reports);
     let mut merged = part.into_merged();
     merged.partial_from = Some(from + 1);
     let answer = (merged.report.clone(), merged.lineage.clone(), true);
     live.install(&mut guard, merged);
-    if !live.rebuilding.swap(true, Ordering::AcqRel) {
-        let (live, whole, limits) = (live.clone(), bodies.to_vec(), limits.clone());
-        in_background(move || {
-            // On this thread alone, at its lower priority, like any rebuild: the tenant's
-            // first answers of other views, rendered from scratch meanwhile, come first, and
-            // answers say they are partial until this lands.
-            let rebuilt = Merged::build_from_bodies_on(&whole, &limits, Cores::This);
-            let mut guard = live.merged.lock().expect("live window lock");
-            live.install(&mut guard, rebuilt);
-            live.rebuilding.store(false, Ordering::Release);
-        });
-    }
     Some(answer)
+}
+
+/// Merges the whole window of `bodies` for a state made from its newest reports (a first
+/// answer), unless a merge is under way: in the background, on the rebuild thread alone at its
+/// lower priority, so the answers meanwhile (which say they are partial) keep the cores.
+fn complete_in_background(live: &Arc<TenantLive>, bodies: &[(String, Bytes)], limits: &Limits) {
+    if live.rebuilding.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let (live, whole, limits) = (live.clone(), bodies.to_vec(), limits.clone());
+    in_background(move || {
+        let rebuilt = Merged::build_from_bodies_on(&whole, &limits, Cores::This);
+        let mut guard = live.merged.lock().expect("live window lock");
+        live.install(&mut guard, rebuilt);
+        live.rebuilding.store(false, Ordering::Release);
+    });
 }
 
 /// A stored body decoded; `None` (and logged) for one that does not decode.
@@ -521,7 +557,7 @@ impl LiveWindows {
             |merged| {
                 for (key, report) in reports {
                     if !merged.keys.contains(key) {
-                        merged.absorb(key, report);
+                        merged.absorb(key, Report::clone(report));
                     }
                 }
             },
@@ -553,8 +589,9 @@ impl LiveWindows {
     /// A tenant's first query does not wait for its whole window: when there is no state and
     /// the window holds more than [`FIRST_ANSWER_MIN`] reports, it is answered from the newest
     /// reports that hold every probe's latest full report (see [`first_answer`]: every node is
-    /// there, with fewer metric samples) while the whole window is merged in the background.
-    /// The third value says whether the answer is such a partial one.
+    /// there, with fewer metric samples). The tenant's next query starts the whole window's
+    /// merge in the background, and answers say they are partial until it lands: the third
+    /// value.
     pub fn merged_from_bodies(
         &self,
         tenant: &TenantId,
@@ -576,6 +613,12 @@ impl LiveWindows {
         if let Some(answer) = first_answer(&live, &bodies, limits) {
             return answer;
         }
+        // Started by the query after the first answer rather than by the first answer itself,
+        // so that this merge, which keeps a core busy for most of a second, does not compete
+        // with the first answer's render and JSON.
+        if live.is_partial() {
+            complete_in_background(&live, &bodies, limits);
+        }
         let held: Vec<&str> = bodies.iter().map(|(k, _)| k.as_str()).collect();
         let owned = bodies.clone();
         let background_limits = limits.clone();
@@ -596,7 +639,7 @@ impl LiveWindows {
                         && !merged.keys.contains(key)
                         && let Some(report) = decode_body(key, body, limits)
                     {
-                        merged.absorb(key, &report);
+                        merged.absorb(key, report);
                     }
                 }
             },
@@ -874,7 +917,7 @@ mod tests {
             spec.processes_per_host = 2;
             spec.connections_per_host = 2;
             spec.ts = Timestamp::from_unix_millis(T0);
-            let cycle = stormscope_shared::synth::full_and_deltas(generate(&spec));
+            let cycle = stormscope_shared::synth::full_and_deltas(&spec);
             for quantum in 0..4 {
                 let at = T0 + quantum * QUANTUM_MS + host as i64 * 10;
                 let report = cycle[(quantum as usize + host as usize) % 3].clone();

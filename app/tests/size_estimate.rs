@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use stormscope_shared::merge::fast_merge;
-use stormscope_shared::synth::{SynthSpec, full_and_deltas, generate};
+use stormscope_shared::synth::{SynthSpec, full_and_deltas};
 use stormscope_shared::{Report, Timestamp};
 
 /// The system allocator, counting the bytes it holds for the program.
@@ -38,7 +38,7 @@ fn window(probes: usize) -> Vec<Report> {
         .flat_map(|probe| {
             let mut spec = SynthSpec::probe(probe as u64 + 1, probe, probes);
             spec.ts = Timestamp::from_unix_millis(1_764_162_000_000);
-            full_and_deltas(generate(&spec))
+            full_and_deltas(&spec)
         })
         .collect()
 }

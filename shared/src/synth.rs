@@ -101,18 +101,18 @@ const NAMES: [&str; 12] = [
     "queue",
 ];
 
-/// A probe's cycle as it publishes it: `full`, then two deltas whose process nodes carry only
-/// new metrics (no latest values, parents, id or topology).
-pub fn full_and_deltas(full: Report) -> Vec<Report> {
+/// A probe's cycle as it publishes it (scope-compat.md §1): the full report of `spec`, then the
+/// reports 3 s and 6 s later as deltas against it ([`Report::unmerge`]). Nothing but timestamps
+/// and metric samples changes between them, so a delta keeps only the nodes with metrics
+/// (processes, the host), carrying their new samples, as a real probe's delta does.
+pub fn full_and_deltas(spec: &SynthSpec) -> Vec<Report> {
+    let full = generate(spec);
     let delta = |n: u64| {
-        let mut d = full.clone();
+        let mut later = spec.clone();
+        later.ts = Timestamp::from_unix_nanos(spec.ts.unix_nanos() + n as i128 * 3_000_000_000);
+        let mut d = generate(&later);
+        d.unmerge(&full);
         d.id = format!("{}{n}", full.id);
-        for node in d.topology_mut(TopologyKind::Process).nodes.values_mut() {
-            node.latest.clear();
-            node.parents.clear();
-            node.id.clear();
-            node.topology.clear();
-        }
         d
     };
     let deltas = [delta(1), delta(2)];

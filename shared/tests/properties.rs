@@ -117,6 +117,20 @@ proptest! {
     }
 
     #[test]
+    fn an_owned_merge_equals_a_merge(a in report(1), b in report(2)) {
+        // `b` and `a` rarely share a node; `b` with `a` merged in shares all of `a`'s.
+        let mut overlapping = b.clone();
+        overlapping.merge(&a);
+        for other in [b, overlapping] {
+            let mut copied = a.clone();
+            copied.merge(&other);
+            let mut owned = a.clone();
+            owned.merge_owned(other);
+            prop_assert_eq!(copied, owned);
+        }
+    }
+
+    #[test]
     fn merging_a_report_into_itself_changes_no_latest_set_or_adjacency(r in report(1)) {
         let mut twice = r.clone();
         twice.merge(&r);

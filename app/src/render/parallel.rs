@@ -32,21 +32,10 @@ pub fn par_map_heavy<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) 
     items.par_iter().map(&f).collect()
 }
 
-/// `f` of consecutive parts of `items`, in order, one part per core, for items that each take
-/// long (a report decoded and merged): split from two items on.
-pub fn par_parts_heavy<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    in_parts(items, rayon::current_num_threads().min(items.len()), f)
-}
-
 /// `f` of consecutive parts of `items`, in order: one part for small inputs, else about one
 /// per core.
 pub fn par_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
     let parts = (items.len() / MIN_PER_THREAD).clamp(1, rayon::current_num_threads());
-    in_parts(items, parts, f)
-}
-
-/// `f` of `parts` consecutive parts of `items`, in order, on the pool (one part: here).
-fn in_parts<T: Sync, R: Send>(items: &[T], parts: usize, f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
     if parts <= 1 {
         return vec![f(items)];
     }
@@ -77,8 +66,6 @@ mod tests {
             let heavy = par_map_heavy(&items, |i| i * 2);
             assert_eq!(heavy, doubled);
             let double = |part: &[usize]| part.iter().map(|i| i * 2).collect::<Vec<_>>();
-            let parts: Vec<usize> = par_parts_heavy(&items, double).concat();
-            assert_eq!(parts, doubled);
             let chunked: Vec<usize> = par_chunks(&items, double).concat();
             assert_eq!(chunked, doubled);
         }

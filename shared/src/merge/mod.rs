@@ -6,6 +6,7 @@ mod metric;
 mod node;
 mod report;
 mod topology;
+mod unmerge;
 
 pub use fast::{fast_merge, merged_id};
 pub use metric::merge_metric;

@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use crate::model::{MetadataTemplate, MetricTemplate, TableTemplate, Topology};
 
@@ -7,6 +8,31 @@ impl Topology {
     /// only if ours is unlabelled; nodes unite (`theirs.Merge(ours)` on collision); their
     /// controls win; the template of higher priority wins.
     pub fn merge(&mut self, other: &Topology) {
+        for (id, theirs) in &other.nodes {
+            match self.nodes.get_mut(id) {
+                Some(ours) => ours.merge(theirs),
+                None => {
+                    self.nodes.insert(id.clone(), theirs.clone());
+                }
+            }
+        }
+        self.merge_besides_nodes(other);
+    }
+
+    /// As [`Topology::merge`], taking `other`: nodes new to this topology move in.
+    pub fn merge_owned(&mut self, mut other: Topology) {
+        for (id, theirs) in std::mem::take(&mut other.nodes) {
+            match self.nodes.entry(id) {
+                Entry::Occupied(mut ours) => ours.get_mut().merge(&theirs),
+                Entry::Vacant(slot) => {
+                    slot.insert(theirs);
+                }
+            }
+        }
+        self.merge_besides_nodes(&other);
+    }
+
+    fn merge_besides_nodes(&mut self, other: &Topology) {
         if self.shape.is_empty() {
             self.shape.clone_from(&other.shape);
         }
@@ -16,14 +42,6 @@ impl Topology {
         if self.label.is_empty() {
             self.label.clone_from(&other.label);
             self.label_plural.clone_from(&other.label_plural);
-        }
-        for (id, theirs) in &other.nodes {
-            match self.nodes.get_mut(id) {
-                Some(ours) => ours.merge(theirs),
-                None => {
-                    self.nodes.insert(id.clone(), theirs.clone());
-                }
-            }
         }
         for (id, control) in &other.controls {
             self.controls.insert(id.clone(), control.clone());

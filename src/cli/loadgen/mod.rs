@@ -14,7 +14,7 @@ use bytes::Bytes;
 use clap::Args;
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::model::keys;
-use stormscope_shared::synth::{SynthSpec, full_and_deltas, generate};
+use stormscope_shared::synth::{SynthSpec, full_and_deltas};
 use stormscope_shared::{Format, Limits, Report, TopologyKind};
 
 use super::common::duration;
@@ -182,11 +182,7 @@ fn as_probe(template: &Report, probe: usize) -> Report {
 
 /// A full report and two deltas (process nodes carrying only new metrics), as a probe sends.
 fn synthetic(probe: usize, cluster: usize) -> Vec<Report> {
-    full_and_deltas(generate(&SynthSpec::probe(
-        probe as u64 + 1,
-        probe,
-        cluster,
-    )))
+    full_and_deltas(&SynthSpec::probe(probe as u64 + 1, probe, cluster))
 }
 
 async fn drive(

@@ -28,6 +28,8 @@ struct PathStats {
     /// The latency of each tenant's first query of this path: what a user opening the view
     /// waits for while the app reads the tenant's window.
     first_us: Vec<u64>,
+    /// What the app says those first queries took, by part.
+    first_server_us: BTreeMap<String, Vec<u64>>,
 }
 
 /// Runs the query loop to `plan.until`; returns the lines to print.
@@ -81,10 +83,11 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
                             s.first_us.push(elapsed.as_micros() as u64);
                         }
                         for (part, ms) in server_ms {
-                            s.server_us
-                                .entry(part)
-                                .or_default()
-                                .push((ms * 1000.0) as u64);
+                            let us = (ms * 1000.0) as u64;
+                            if first {
+                                s.first_server_us.entry(part.clone()).or_default().push(us);
+                            }
+                            s.server_us.entry(part).or_default().push(us);
                         }
                         s.degraded += u64::from(degraded);
                         // Parsed once at the end: parsing every answer would take the CPU the
@@ -106,30 +109,23 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
         .iter()
         .map(|(path, s)| {
             let sorted = sorted_ms(&s.latencies_us);
-            let server: Vec<String> = s
-                .server_us
-                .iter()
-                .map(|(part, us)| {
-                    let sorted = sorted_ms(us);
-                    format!("{part} p50={:.1}ms p99={:.1}ms", pct(&sorted, 0.5), pct(&sorted, 0.99))
-                })
-                .collect();
             let nodes = serde_json::from_slice::<serde_json::Value>(&s.last_body)
                 .ok()
                 .and_then(|v| v["nodes"].as_object().map(|n| n.len()))
                 .unwrap_or(0);
             let first = sorted_ms(&s.first_us);
             format!(
-                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms first query: n={} p50={:.1}ms max={:.1}ms (in the app: {}) nodes={} body={:.1}MiB degraded={} failures={:?}",
+                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms (in the app: {}) first query: n={} p50={:.1}ms max={:.1}ms (in the app: {}) nodes={} body={:.1}MiB degraded={} failures={:?}",
                 sorted.len(),
                 pct(&sorted, 0.5),
                 pct(&sorted, 0.9),
                 pct(&sorted, 0.99),
                 sorted.last().copied().unwrap_or(0.0),
+                by_part(&s.server_us),
                 first.len(),
                 pct(&first, 0.5),
                 first.last().copied().unwrap_or(0.0),
-                server.join(", "),
+                by_part(&s.first_server_us),
                 nodes,
                 s.last_body.len() as f64 / (1 << 20) as f64,
                 s.degraded,
@@ -145,6 +141,22 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// `window p50=1.0ms p99=2.0ms, render ...`: what the app said each part took.
+fn by_part(server_us: &BTreeMap<String, Vec<u64>>) -> String {
+    let parts: Vec<String> = server_us
+        .iter()
+        .map(|(part, us)| {
+            let sorted = sorted_ms(us);
+            format!(
+                "{part} p50={:.1}ms p99={:.1}ms",
+                pct(&sorted, 0.5),
+                pct(&sorted, 0.99)
+            )
+        })
+        .collect();
+    parts.join(", ")
 }
 
 fn sorted_ms(us: &[u64]) -> Vec<f64> {
