@@ -11,42 +11,8 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// How long mimalloc keeps freed memory before giving it back to the system, unless
-/// `MIMALLOC_PURGE_DELAY` says otherwise. Its default, a second, kept a busy app about 40 MiB
-/// larger at its peak than 250 ms does, and 250 ms cost no latency we could measure; shorter
-/// delays did (BENCHMARKS.md).
-const PURGE_DELAY_MS: std::ffi::c_long = 250;
-
-/// `mi_option_purge_delay` in mimalloc's `mi_option_e`, which the sys crate's constants skip.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-fn tune_allocator() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one of mimalloc's integer options; no pointers are involved.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
-    }
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
-        disable_transparent_huge_pages();
-    }
-}
-
-/// Turns transparent huge pages off for this process, unless `MIMALLOC_ALLOW_THP` is set.
-/// mimalloc asks for huge pages on its arenas (`MADV_HUGEPAGE`). Where the kernel then
-/// compacts memory to make each one (`defrag` set to `madvise`, Debian's default), each fault
-/// of fresh memory cost about a millisecond. A tenant's first answer decodes a window into
-/// fresh memory, and it spent more time in the kernel than decoding. Whole 2 MiB pages also
-/// kept freed memory resident. With 4 KiB pages, the first `processes` answer at 100 probes
-/// took 0.5 s instead of 0.75-0.9 s, and the app's peak RSS fell by about 50 MiB
-/// (BENCHMARKS.md). mimalloc's own switch for this is read before `main` runs, so the kernel's
-/// per-process flag is set here instead; it covers mappings made before as well as after.
-fn disable_transparent_huge_pages() {
-    // SAFETY: prctl with integer arguments only. Its result is not needed: a kernel built
-    // without THP refuses it, and then there is nothing to turn off.
-    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
-}
-
 fn main() -> ExitCode {
-    tune_allocator();
+    stormscope_shared::allocator::tune();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,37 +20,6 @@ fn main() -> ExitCode {
             // One line, whatever the cause chain: operators grep for it and scripts print it.
             eprintln!("stormscope: {err:#}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_purge_delay_option_is_the_one_tuned() {
-        // SAFETY: reads and sets integer options.
-        let get = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            // mimalloc's documented default for the purge delay, and no other option's.
-            assert_eq!(
-                get(),
-                1000,
-                "option {MI_OPTION_PURGE_DELAY} is not the purge delay"
-            );
-            tune_allocator();
-            assert_eq!(get(), PURGE_DELAY_MS);
-        }
-    }
-
-    #[test]
-    fn transparent_huge_pages_are_off_for_the_process() {
-        if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
-            tune_allocator();
-            // SAFETY: prctl with integer arguments only.
-            let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
-            assert_eq!(disabled, 1);
         }
     }
 }

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main};
 
 use bytes::Bytes;
 use stormscope_app::kept_heads::KeptHeads;
@@ -88,9 +89,8 @@ fn query_benches(c: &mut Criterion) {
 /// and merges the newest three quanta (every probe's latest full report and the deltas after
 /// it); the whole window's merge that follows in the background is waited for, untimed.
 fn first_answer(c: &mut Criterion) {
-    // As the stormscope binary runs: transparent huge pages off (src/main.rs).
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    // As the stormscope binary runs: transparent huge pages off, among others.
+    stormscope_shared::allocator::tune();
     let tenant = TenantId::new("bench").unwrap();
     let t0 = 1_764_162_000_000;
     let cycles: Vec<Vec<Bytes>> = (0..100)
@@ -114,12 +114,7 @@ fn first_answer(c: &mut Criterion) {
     bodies.sort_by_key(|(key, _)| report_time_ms(key));
     let window: Vec<String> = bodies.iter().map(|(key, _)| key.clone()).collect();
     let limits = Limits::default();
-    let mut group = c.benchmark_group("first-answer");
-    group
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5));
+    let mut group = slow_group(c, "first-answer", Duration::from_secs(5));
     group.bench_function("100-probes-stored", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -148,12 +143,7 @@ fn first_answer(c: &mut Criterion) {
 /// the previous query's render) and writing its JSON. The background rebuilds that drop
 /// reports leaving the window are not included.
 fn live_queries(c: &mut Criterion, window: Vec<(String, Arc<Report>)>) {
-    let mut group = c.benchmark_group("live-query");
-    group
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    let mut group = slow_group(c, "live-query", Duration::from_secs(3));
     let arriving: Vec<(String, Arc<Report>)> = ticks(5..9)
         .into_iter()
         .enumerate()
@@ -191,6 +181,21 @@ fn live_queries(c: &mut Criterion, window: Vec<(String, Arc<Report>)>) {
         });
     }
     group.finish();
+}
+
+/// A group of benchmarks whose every iteration takes tens of milliseconds or more.
+fn slow_group<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    measurement: Duration,
+) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(measurement);
+    group
 }
 
 /// A view's JSON as an answer sends it, chunk by chunk: its length in bytes.

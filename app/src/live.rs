@@ -419,14 +419,8 @@ fn advance(
     });
     if guard.is_none() || stale * 2 > held {
         live.install(&mut guard, build());
-    } else if overdue && !live.rebuilding.swap(true, Ordering::AcqRel) {
-        let live = live.clone();
-        in_background(move || {
-            let rebuilt = rebuild();
-            let mut guard = live.merged.lock().expect("live window lock");
-            live.install(&mut guard, rebuilt);
-            live.rebuilding.store(false, Ordering::Release);
-        });
+    } else if overdue {
+        rebuild_in_background(live, rebuild);
     }
     let merged = guard.as_mut().expect("built above");
     absorb_new(merged);
@@ -443,8 +437,8 @@ pub const FIRST_ANSWER_MIN: usize = 64;
 const FULL_REPORT_QUANTA: i64 = 3;
 
 /// A tenant's first answer, from the newest quantum of `bodies` (the whole window, oldest
-/// first), kept as the tenant's state until the whole window is merged (see
-/// [`complete_in_background`]); `None` when the tenant has a state already, or the window is
+/// first), kept as the tenant's state until the tenant's next query has the whole window
+/// merged (see [`LiveWindows::merged_from_bodies`]); `None` when the tenant has a state already, or the window is
 /// small enough to merge at once. A delta in that quantum would
 /// leave its probe's nodes out without the probe's full report, which is older: then the
 /// quanta before it, up to [`FULL_REPORT_QUANTA`] in all, are merged ahead of it.
@@ -488,16 +482,18 @@ fn first_answer(
     Some(answer)
 }
 
-/// Merges the whole window of `bodies` for a state made from its newest reports (a first
-/// answer), unless a merge is under way: in the background, on the rebuild thread alone at its
-/// lower priority, so the answers meanwhile (which say they are partial) keep the cores.
-fn complete_in_background(live: &Arc<TenantLive>, bodies: &[(String, Bytes)], limits: &Limits) {
+/// Installs what `rebuild` makes as the tenant's state, unless a rebuild is under way: in the
+/// background, one at a time (see [`in_background`]).
+fn rebuild_in_background(
+    live: &Arc<TenantLive>,
+    rebuild: impl FnOnce() -> Merged + Send + 'static,
+) {
     if live.rebuilding.swap(true, Ordering::AcqRel) {
         return;
     }
-    let (live, whole, limits) = (live.clone(), bodies.to_vec(), limits.clone());
+    let live = live.clone();
     in_background(move || {
-        let rebuilt = Merged::build_from_bodies_on(&whole, &limits, Cores::This);
+        let rebuilt = rebuild();
         let mut guard = live.merged.lock().expect("live window lock");
         live.install(&mut guard, rebuilt);
         live.rebuilding.store(false, Ordering::Release);
@@ -617,7 +613,10 @@ impl LiveWindows {
         // so that this merge, which keeps a core busy for most of a second, does not compete
         // with the first answer's render and JSON.
         if live.is_partial() {
-            complete_in_background(&live, &bodies, limits);
+            let (whole, limits) = (bodies.clone(), limits.clone());
+            rebuild_in_background(&live, move || {
+                Merged::build_from_bodies_on(&whole, &limits, Cores::This)
+            });
         }
         let held: Vec<&str> = bodies.iter().map(|(k, _)| k.as_str()).collect();
         let owned = bodies.clone();

@@ -2,6 +2,8 @@
 //! wire codecs (gzip JSON and gzip msgpack as real probes send them), the merge rules the original
 //! app applies, and a seeded generator of realistic reports for tests and benchmarks.
 
+#[cfg(feature = "storage")]
+pub mod allocator;
 pub mod codec;
 #[cfg(feature = "storage")]
 pub mod ingest_health;

@@ -1,4 +1,4 @@
-use crate::model::{LatestMap, Node, Report, Sets, Topology};
+use crate::model::{LatestMap, Node, Report, Sets, StringSet, Topology};
 
 impl Report {
     /// `Report.UnsafeUnMerge(full)`, which a probe applies to make a delta report
@@ -83,13 +83,10 @@ fn equal_ignoring_timestamps(ours: &LatestMap, theirs: &LatestMap) -> bool {
 
 /// Scope's `Sets.DeepEqual`, where an empty set under a key is no set at all.
 fn same_sets(ours: &Sets, theirs: &Sets) -> bool {
-    let present = |s: &Sets| {
-        s.iter()
-            .filter(|(_, set)| !set.is_empty())
-            .map(|(k, set)| (k.clone(), set.clone()))
-            .collect::<Vec<_>>()
-    };
-    present(ours) == present(theirs)
+    fn present(sets: &Sets) -> impl Iterator<Item = (&String, &StringSet)> {
+        sets.iter().filter(|(_, set)| !set.is_empty())
+    }
+    present(ours).eq(present(theirs))
 }
 
 #[cfg(test)]
