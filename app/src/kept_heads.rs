@@ -11,7 +11,7 @@ use stormscope_shared::Report;
 use stormscope_shared::tenancy::TenantId;
 
 use crate::live::Lineage;
-use crate::render::{self, Frame, Options, Rendered, Reuse, SharedHead};
+use crate::render::{self, EndpointIndex, Frame, Options, Rendered, Reuse, SharedHead};
 
 /// Heads not used for this long are dropped (and their memory with them).
 const IDLE: Duration = Duration::from_secs(60);
@@ -29,14 +29,24 @@ impl Default for KeptHeads {
     }
 }
 
-/// One view's heads, in id order, as rendered from one version of a tenant's live state.
+/// One view's heads, in id order, and its endpoint index, as rendered from one version of a
+/// tenant's live state.
 struct Kept {
     state: u64,
     version: u64,
     frame: Frame,
     heads: Vec<SharedHead>,
+    /// Taken by the next render, which brings it up to its version. Renders of one tenant
+    /// can overlap: the one that finds it gone makes a new one.
+    index: Mutex<Option<EndpointIndex>>,
     bytes: usize,
     at: Instant,
+}
+
+impl Kept {
+    fn take_index(&self) -> Option<EndpointIndex> {
+        self.index.lock().expect("kept index lock").take()
+    }
 }
 
 impl KeptHeads {
@@ -69,22 +79,18 @@ impl KeptHeads {
             .as_ref()
             .filter(|k| k.frame == frame)
             .and_then(|k| Some((k, lineage.changed_since(k.state, k.version)?)));
-        let (rendered, heads) = match &changed {
-            Some((kept, changed)) => {
-                let changed = |id: &str| changed.contains(id);
-                let reuse = Reuse::new(&kept.heads, &changed);
-                let rendered = render::render_reusing(report, view, options, Some(&reuse))?;
-                let taken = reuse.taken();
-                count("taken", taken);
-                count("made", rendered.1.len().saturating_sub(taken));
-                rendered
-            }
-            None => {
-                let rendered = render::render_reusing(report, view, options, None)?;
-                count("made", rendered.1.len());
-                rendered
-            }
+        let is_changed = |id: &str| changed.as_ref().is_none_or(|(_, c)| c.contains(id));
+        // With nothing to take over, the render still makes what the next one will.
+        let reuse = match &changed {
+            Some((kept, changed)) => Reuse::new(&kept.heads, &is_changed)
+                .with_index(kept.take_index(), changed.ids().collect()),
+            None => Reuse::new(&[], &is_changed),
         };
+        let (rendered, heads) = render::render_reusing(report, view, options, Some(&reuse))?;
+        let taken = reuse.taken();
+        count("taken", taken);
+        count("made", heads.len().saturating_sub(taken));
+        let index = reuse.into_index();
         let mut entries = self.lock();
         entries.retain(|_, k| k.at.elapsed() < IDLE);
         // Renders of one tenant can overlap; the newest version is the one to build on.
@@ -96,8 +102,9 @@ impl KeptHeads {
                 state: lineage.state(),
                 version: lineage.version(),
                 frame,
-                bytes: crate::size::heads(&heads),
+                bytes: crate::size::heads(&heads) + index.as_ref().map_or(0, EndpointIndex::bytes),
                 heads,
+                index: Mutex::new(index),
                 at: Instant::now(),
             };
             entries.insert(key.clone(), Arc::new(kept));
@@ -263,6 +270,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_states_second_render_makes_the_endpoint_index_that_later_ones_update() {
+        let reports = reports(3, 2);
+        let live = LiveWindows::default();
+        let kept = KeptHeads::default();
+        let tenant = TenantId::new("t").unwrap();
+        let key = (tenant.clone(), "hosts".to_owned());
+        let index_bytes = |kept: &KeptHeads| {
+            let entries = kept.lock();
+            let index = entries[&key].index.lock().unwrap();
+            index.as_ref().map(EndpointIndex::bytes)
+        };
+        let mut sizes = Vec::new();
+        for end in [4, 5, 6] {
+            let (report, lineage) = live.merged_versioned(&tenant, &reports[..end], T0);
+            assert!(kept_render(&kept, &tenant, &report, &lineage, "hosts"));
+            sizes.push(index_bytes(&kept));
+        }
+        assert_eq!(
+            sizes[0], None,
+            "the first render finds its edges without one"
+        );
+        assert!(sizes[1].is_some_and(|b| b > 0), "the second makes one");
+        assert!(sizes[2] >= sizes[1], "the third brings it up to date");
+        let bytes = kept.lock()[&key].bytes;
+        assert!(bytes > sizes[2].unwrap(), "kept heads count their index");
     }
 
     fn shared_heads(before: &Rendered, after: &Rendered) -> usize {

@@ -127,6 +127,11 @@ impl Changed {
     pub fn contains(&self, id: &str) -> bool {
         self.0.iter().any(|ids| ids.contains(id))
     }
+
+    /// Every id that may have changed, some more than once.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().flat_map(|ids| ids.iter().map(String::as_str))
+    }
 }
 
 impl Merged {

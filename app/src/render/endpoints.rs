@@ -17,6 +17,7 @@ pub const IN_INTERNET: &str = "in-theinternet";
 pub const OUT_INTERNET: &str = "out-theinternet";
 
 /// The IPv4 networks the hosts of a report call local (their `local_networks` sets).
+#[derive(Debug, PartialEq)]
 pub struct LocalNetworks(Vec<(u32, u32)>);
 
 impl LocalNetworks {

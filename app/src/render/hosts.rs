@@ -41,9 +41,11 @@ pub fn hosts(report: &Report, reuse: Option<&Reuse>) -> BTreeMap<String, NodeSum
             (id.clone(), summary)
         })
         .collect();
-    endpoint_edges(report, TopologyKind::Host, |_, host| {
-        Some(Cow::Borrowed(host))
-    })
+    let to_host = |_: &_, host| Some(Cow::Borrowed(host));
+    match reuse {
+        Some(reuse) => reuse.endpoint_edges(report, TopologyKind::Host, to_host),
+        None => endpoint_edges(report, TopologyKind::Host, to_host),
+    }
     .add_to(&mut nodes);
     nodes
 }

@@ -9,6 +9,7 @@ mod containers;
 mod details;
 mod diff;
 mod ecs;
+mod endpoint_index;
 mod endpoints;
 mod grouping;
 mod head;
@@ -42,7 +43,7 @@ pub use json::ViewBody;
 pub use json::view_body;
 pub use options::{Options, Rendered, render_key, render_reusing, render_with};
 pub use registry::{TopologyDesc, TopologyStats, topologies, topologies_rendered};
-pub use reuse::{Frame, Reuse};
+pub use reuse::{EndpointIndex, Frame, Reuse};
 pub use summary::{MetadataRow, MetricRow, NodeSummary, ParentRow, SharedHead, SummaryHead};
 
 /// The view ids this module renders, as `/api/topology/{id}` names them.

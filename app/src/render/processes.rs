@@ -21,7 +21,10 @@ pub fn processes(report: &Report, reuse: Option<&Reuse>) -> BTreeMap<String, Nod
     // summaries are freed with the view, on this thread, and memory freed by another thread
     // than the one that allocated it costs several times as much to free.
     let (edges, mut nodes) = join(
-        || endpoint_edges(report, TopologyKind::Process, process_of_endpoint),
+        || match reuse {
+            Some(reuse) => reuse.endpoint_edges(report, TopologyKind::Process, process_of_endpoint),
+            None => endpoint_edges(report, TopologyKind::Process, process_of_endpoint),
+        },
         || {
             let templates = Templates::of(topology);
             let parents = ParentLabels::new(report);
@@ -47,7 +50,7 @@ pub fn processes(report: &Report, reuse: Option<&Reuse>) -> BTreeMap<String, Nod
 
 /// The process a local endpoint belongs to, from the host (`host_node_id`) and pid the probe
 /// recorded on it.
-pub(super) fn process_of_endpoint<'r>(e: &'r Node, host_node_id: &str) -> Option<Cow<'r, str>> {
+pub(crate) fn process_of_endpoint<'r>(e: &'r Node, host_node_id: &str) -> Option<Cow<'r, str>> {
     let host = host_of(host_node_id);
     let pid = e.latest_value(keys::PID)?;
     // Not `format!`: its machinery costs more than the copies, at one id per endpoint.

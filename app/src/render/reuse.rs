@@ -3,15 +3,21 @@
 //! new report changes one host's processes of a hundred hosts'. A render given the heads of the
 //! earlier render (in id order) and a way to tell whether a node changed since keeps the heads
 //! of the nodes whose summary reads nothing that changed, and summarises only the rest. Edges
-//! are always found anew: an edge joins nodes of two hosts, either of which may have changed.
+//! are found anew, as an edge joins nodes of two hosts, either of which may have changed; but
+//! the endpoints they come from are numbered once per state ([`EndpointIndex`]), and each
+//! render renumbers only those that changed.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use stormscope_shared::model::Topology;
 use stormscope_shared::{Report, TopologyKind};
 
+pub use super::endpoint_index::EndpointIndex;
+use super::endpoint_index::{self, ToNode};
 use super::summary::SharedHead;
+use super::wiring::EndpointEdges;
 
 /// The views that take over heads: the large ones whose summaries read only their own node,
 /// its parents, and their topology's frame.
@@ -50,11 +56,19 @@ impl Frame {
 }
 
 /// The heads of an earlier render of a view of an equal [`Frame`], in id order, and which
-/// nodes changed since it.
+/// nodes changed since it; that render's endpoint index, and this render's once made.
 pub struct Reuse<'a> {
     heads: &'a [SharedHead],
     changed: &'a (dyn Fn(&str) -> bool + Sync),
     taken: AtomicUsize,
+    /// Whether this render makes an endpoint index for the next (see [`Reuse::with_index`]).
+    indexes: bool,
+    /// The earlier render's endpoint index, until this render takes it.
+    kept_index: Mutex<Option<EndpointIndex>>,
+    /// The ids of the nodes changed since the earlier render, of any topology.
+    touched: Vec<&'a str>,
+    /// This render's endpoint index, once made.
+    made_index: Mutex<Option<EndpointIndex>>,
 }
 
 impl<'a> Reuse<'a> {
@@ -63,7 +77,49 @@ impl<'a> Reuse<'a> {
             heads,
             changed,
             taken: AtomicUsize::new(0),
+            indexes: false,
+            kept_index: Mutex::new(None),
+            touched: Vec::new(),
+            made_index: Mutex::new(None),
         }
+    }
+
+    /// With the endpoint index of the earlier render, and the ids of every node that changed
+    /// since (`changed` of each of them holds); without one, this render makes one. Only
+    /// renders that follow an earlier one do: making an index costs more than finding the
+    /// edges once, and a state's first render is often a tenant's first answer, waited for.
+    pub fn with_index(self, index: Option<EndpointIndex>, changed: Vec<&'a str>) -> Self {
+        Reuse {
+            indexes: true,
+            kept_index: Mutex::new(index),
+            touched: changed,
+            ..self
+        }
+    }
+
+    /// The endpoint index this render made, to give the next one.
+    pub fn into_index(self) -> Option<EndpointIndex> {
+        self.made_index.into_inner().expect("made index lock")
+    }
+
+    /// The edges of `view` of `report` that its endpoints imply (what
+    /// [`super::wiring::endpoint_edges`] finds), found with the earlier render's endpoint index
+    /// brought up to date, or a new one, which is kept for [`Reuse::into_index`]; found
+    /// without an index when this render makes none.
+    pub(super) fn endpoint_edges<'r>(
+        &self,
+        report: &'r Report,
+        view: TopologyKind,
+        to_node: impl ToNode<'r>,
+    ) -> EndpointEdges<'r> {
+        if !self.indexes {
+            return super::wiring::endpoint_edges(report, view, to_node);
+        }
+        let kept = self.kept_index.lock().expect("kept index lock").take();
+        let kept = kept.map(|index| (index, self.touched.iter().copied()));
+        let (edges, index) = endpoint_index::edges_with(report, view, to_node, kept);
+        *self.made_index.lock().expect("made index lock") = Some(index);
+        edges
     }
 
     /// How many heads renders took over.

@@ -99,7 +99,11 @@ pub struct EndpointEdges<'r> {
     numbered: Numbered,
 }
 
-impl EndpointEdges<'_> {
+impl<'r> EndpointEdges<'r> {
+    pub(super) fn new(ids: Vec<&'r str>, numbered: Numbered) -> Self {
+        EndpointEdges { ids, numbered }
+    }
+
     /// Adds the edges to the view's nodes, made from the topology they were found for.
     pub fn add_to(self, nodes: &mut BTreeMap<String, NodeSummary>) {
         assert!(
@@ -111,7 +115,7 @@ impl EndpointEdges<'_> {
 }
 
 /// A view's node ids to their numbers (their places in id order).
-fn index<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> HashMap<&'a str, usize> {
+pub(super) fn index<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> HashMap<&'a str, usize> {
     let mut numbers = HashMap::with_capacity(ids.len());
     numbers.extend(ids.enumerate().map(|(number, id)| (id, number)));
     numbers
@@ -119,7 +123,7 @@ fn index<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> HashMap<&'a str, us
 
 /// Edges by the numbers of their ends: a view's nodes are numbered in id order, and the
 /// pseudo nodes the edges name after them, to be made when an edge uses them.
-struct Numbered {
+pub(super) struct Numbered {
     /// How many nodes the view has.
     own: usize,
     pseudo: Vec<String>,
@@ -131,7 +135,7 @@ struct Numbered {
 }
 
 impl Numbered {
-    fn new(own: usize) -> Self {
+    pub(super) fn new(own: usize) -> Self {
         Numbered {
             own,
             pseudo: Vec::new(),
@@ -142,7 +146,7 @@ impl Numbered {
     }
 
     /// The number of `id`, which the view lacks: a pseudo node's, or none.
-    fn other(&mut self, id: Cow<str>) -> Option<usize> {
+    pub(super) fn other(&mut self, id: Cow<str>) -> Option<usize> {
         if let Some(number) = self.pseudo_numbers.get(id.as_ref()) {
             return Some(*number);
         }
@@ -153,7 +157,7 @@ impl Numbered {
         Some(number)
     }
 
-    fn push(&mut self, pair: (usize, Option<usize>)) {
+    pub(super) fn push(&mut self, pair: (usize, Option<usize>)) {
         if self.seen.insert(pair) {
             self.pairs.push(pair);
         }
