@@ -40,26 +40,26 @@ fn disable_transparent_huge_pages() {
 mod tests {
     use super::*;
 
+    /// One test, as `tune` changes the whole process: the purge delay must be read before
+    /// any other test could have tuned it.
     #[test]
-    fn the_purge_delay_option_is_the_one_tuned() {
-        // SAFETY: reads and sets integer options.
+    fn tune_sets_the_purge_delay_and_turns_huge_pages_off() {
+        // SAFETY: reads integer options.
         let get = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        let delay_set = std::env::var_os("MIMALLOC_PURGE_DELAY").is_some();
+        if !delay_set {
             // mimalloc's documented default for the purge delay, and no other option's.
             assert_eq!(
                 get(),
                 1000,
                 "option {MI_OPTION_PURGE_DELAY} is not the purge delay"
             );
-            tune();
+        }
+        tune();
+        if !delay_set {
             assert_eq!(get(), PURGE_DELAY_MS);
         }
-    }
-
-    #[test]
-    fn transparent_huge_pages_are_off_for_the_process() {
         if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
-            tune();
             // SAFETY: prctl with integer arguments only.
             let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
             assert_eq!(disabled, 1);
