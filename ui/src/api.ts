@@ -28,8 +28,13 @@ export class ApiError extends Error {
 export function headerDegraded(header: string | null): Degraded | null {
   if (!header) return null;
   const tokens = header.split(",").map((s) => s.trim()).filter(Boolean);
-  const sources = tokens.filter((t) => t !== "missing-reports" && t !== "ingest");
-  return { sources, missing_reports: tokens.includes("missing-reports") ? -1 : 0 };
+  const notSources = ["missing-reports", "ingest", "partial-window"];
+  const sources = tokens.filter((t) => !notSources.includes(t));
+  return {
+    sources,
+    missing_reports: tokens.includes("missing-reports") ? -1 : 0,
+    partial_window: tokens.includes("partial-window"),
+  };
 }
 
 /**

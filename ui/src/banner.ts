@@ -71,6 +71,9 @@ export class Banner {
       out.push(`${name} is unreachable${when}; ${consequence}.`);
     }
     if (sources.size === 0 && missingText) out.push(`${missingText[0].toUpperCase()}${missingText.slice(1)}.`);
+    if ([...this.channels.values()].some((d) => d.partial_window)) {
+      out.push("Still merging this window: the view shows its newest reports and fills in within seconds.");
+    }
     out.push(...ingestLines([...ingest.values()]));
     return out;
   }
@@ -81,7 +84,7 @@ function failing(ingest: IngestHealth[] | undefined): IngestHealth[] {
 }
 
 function isDegraded(d: Degraded): boolean {
-  return (d.sources?.length ?? 0) > 0 || (d.missing_reports ?? 0) !== 0 || failing(d.ingest).length > 0;
+  return (d.sources?.length ?? 0) > 0 || (d.missing_reports ?? 0) !== 0 || failing(d.ingest).length > 0 || d.partial_window === true;
 }
 
 /** The collectors' own trouble, summed over collectors per failing source. */

@@ -90,6 +90,8 @@ export interface Degraded {
   missing_reports?: number;
   since?: Record<string, string>;
   ingest?: IngestHealth[];
+  /** A tenant's first answer: the newest reports of the window, while the rest is merged. */
+  partial_window?: boolean;
 }
 
 export interface OptionGroup {

@@ -2,8 +2,9 @@
 // s3s-fs, the browser reaching the app through a proxy that serves it under /scope/ and sets
 // the tenant header: the cache banner comes with a memcached outage and leaves after it; the
 // ingest-health banner comes when the object store stops while probes post, and leaves when
-// the backlog drains; a dropped websocket shows "reconnecting", then live again, and the drop
-// is counted in /metrics through /api/ui/events.
+// the backlog drains; a tenant's first answer says the window is still being merged; a dropped
+// websocket shows "reconnecting", then live again, and the drop is counted in /metrics through
+// /api/ui/events.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -96,6 +97,36 @@ describe("collector and app over memcached and s3s-fs, behind a proxy", () => {
     }
     await eventually(async () => !/object store/.test((await debug(page, "banner")).text), 60_000, "the ingest banner to leave after the backlog drains");
     assert.deepEqual(page.errors, []);
+  });
+
+  test("a tenant's first answer says the window is still being merged, then the banner leaves", async () => {
+    // A new tenant with more reports in its window than a first answer merges at once.
+    const tenant = "ui-first-answer";
+    const bodies = [fixture("hostA-07-full.msgpack.gz"), fixture("hostB-07-full.msgpack.gz")];
+    for (let round = 0; round < 36; round++) {
+      await Promise.all(bodies.map((body, i) => postReport(collector.url, body, { probe: `first-${i}`, tenant })));
+    }
+    const first = await startProxy({ target: app.url, prefix: "/scope/", tenantHeader: "X-Scope-OrgID", tenant });
+    try {
+      const page = await newPage(b);
+      // Every text the banner shows, however briefly: the partial answer lasts one query.
+      await page.addInitScript(() => {
+        window.__bannerTexts = [];
+        new MutationObserver(() => {
+          const banner = document.querySelector(".banner");
+          if (banner && !banner.hidden) window.__bannerTexts.push(banner.textContent);
+        }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+      });
+      await page.goto(`${first.url}?view=hosts`);
+      await eventually(async () => (await debug(page, "counts")).nodes >= 2, 20_000, "both hosts");
+      await eventually(async () => (await debug(page, "banner")).text === "", 20_000, "the banner to leave");
+      const texts = await page.evaluate(() => window.__bannerTexts);
+      assert.ok(texts.some((t) => /Still merging this window/.test(t)), `the partial answer shown: ${JSON.stringify(texts)}`);
+      assert.ok(!texts.some((t) => /unreachable/.test(t)), `nothing called unreachable: ${JSON.stringify(texts)}`);
+      assert.deepEqual(page.errors, []);
+    } finally {
+      await first.close();
+    }
   });
 
   test("a dropped websocket shows reconnecting, then live, and the drop is counted in /metrics", async () => {
