@@ -7,9 +7,8 @@ use stormscope_shared::model::keys;
 use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::host_of;
-use super::reuse::Reuse;
+use super::reuse::{self, Reuse};
 use super::summary::{NodeSummary, SummaryHead, Templates, host_labels};
-use super::wiring::endpoint_edges;
 
 /// Every host the probes report; heads of unchanged hosts taken over when `reuse` allows.
 pub fn hosts(report: &Report, reuse: Option<&Reuse>) -> BTreeMap<String, NodeSummary> {
@@ -42,10 +41,6 @@ pub fn hosts(report: &Report, reuse: Option<&Reuse>) -> BTreeMap<String, NodeSum
         })
         .collect();
     let to_host = |_: &_, host| Some(Cow::Borrowed(host));
-    match reuse {
-        Some(reuse) => reuse.endpoint_edges(report, TopologyKind::Host, to_host),
-        None => endpoint_edges(report, TopologyKind::Host, to_host),
-    }
-    .add_to(&mut nodes);
+    reuse::endpoint_edges(reuse, report, TopologyKind::Host, to_host).add_to(&mut nodes);
     nodes
 }

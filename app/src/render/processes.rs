@@ -9,7 +9,7 @@ use stormscope_shared::{Report, TopologyKind};
 
 use super::endpoints::{IN_INTERNET, OUT_INTERNET, host_of};
 use super::parallel::join;
-use super::reuse::Reuse;
+use super::reuse::{self, Reuse};
 use super::summary::{self, NodeSummary, ParentRow, SummaryHead, Templates, host_labels};
 use super::wiring::endpoint_edges;
 
@@ -21,10 +21,7 @@ pub fn processes(report: &Report, reuse: Option<&Reuse>) -> BTreeMap<String, Nod
     // summaries are freed with the view, on this thread, and memory freed by another thread
     // than the one that allocated it costs several times as much to free.
     let (edges, mut nodes) = join(
-        || match reuse {
-            Some(reuse) => reuse.endpoint_edges(report, TopologyKind::Process, process_of_endpoint),
-            None => endpoint_edges(report, TopologyKind::Process, process_of_endpoint),
-        },
+        || reuse::endpoint_edges(reuse, report, TopologyKind::Process, process_of_endpoint),
         || {
             let templates = Templates::of(topology);
             let parents = ParentLabels::new(report);

@@ -102,26 +102,6 @@ impl<'a> Reuse<'a> {
         self.made_index.into_inner().expect("made index lock")
     }
 
-    /// The edges of `view` of `report` that its endpoints imply (what
-    /// [`super::wiring::endpoint_edges`] finds), found with the earlier render's endpoint index
-    /// brought up to date, or a new one, which is kept for [`Reuse::into_index`]; found
-    /// without an index when this render makes none.
-    pub(super) fn endpoint_edges<'r>(
-        &self,
-        report: &'r Report,
-        view: TopologyKind,
-        to_node: impl ToNode<'r>,
-    ) -> EndpointEdges<'r> {
-        if !self.indexes {
-            return super::wiring::endpoint_edges(report, view, to_node);
-        }
-        let kept = self.kept_index.lock().expect("kept index lock").take();
-        let kept = kept.map(|index| (index, self.touched.iter().copied()));
-        let (edges, index) = endpoint_index::edges_with(report, view, to_node, kept);
-        *self.made_index.lock().expect("made index lock") = Some(index);
-        edges
-    }
-
     /// How many heads renders took over.
     pub fn taken(&self) -> usize {
         self.taken.load(Ordering::Relaxed)
@@ -162,6 +142,26 @@ impl Cursor<'_> {
         self.reuse.taken.fetch_add(1, Ordering::Relaxed);
         Some(head.clone())
     }
+}
+
+/// The edges of `view` of `report` that its endpoints imply (what
+/// [`super::wiring::endpoint_edges`] finds): with `reuse`, found with the earlier render's
+/// endpoint index brought up to date, or a new one, which is kept for [`Reuse::into_index`];
+/// without an index when there is no `reuse` or it makes none.
+pub(super) fn endpoint_edges<'r>(
+    reuse: Option<&Reuse>,
+    report: &'r Report,
+    view: TopologyKind,
+    to_node: impl ToNode<'r>,
+) -> EndpointEdges<'r> {
+    let Some(reuse) = reuse.filter(|r| r.indexes) else {
+        return super::wiring::endpoint_edges(report, view, to_node);
+    };
+    let kept = reuse.kept_index.lock().expect("kept index lock").take();
+    let kept = kept.map(|index| (index, reuse.touched.iter().copied()));
+    let (edges, index) = endpoint_index::edges_with(report, view, to_node, kept);
+    *reuse.made_index.lock().expect("made index lock") = Some(index);
+    edges
 }
 
 #[cfg(test)]
