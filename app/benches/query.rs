@@ -18,6 +18,7 @@ use stormscope_app::render::{self, Options};
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::merge::fast_merge;
 use stormscope_shared::report_cache::report_time_ms;
+use stormscope_shared::report_kind::{ReportKind, ReportTag};
 use stormscope_shared::synth::{SynthSpec, full_and_deltas, generate};
 use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::{Format, Limits, Report, Timestamp, keys};
@@ -85,56 +86,70 @@ fn query_benches(c: &mut Criterion) {
 }
 
 /// A tenant's first answer from its stored window: 100 probes publishing every 3 s for 15 s,
-/// each a full report then two deltas, staggered as real probes are. The first answer decodes
-/// and merges the newest three quanta (every probe's latest full report and the deltas after
-/// it); the whole window's merge that follows in the background is waited for, untimed.
+/// each a full report then two deltas, staggered as real probes are. With keys tagged as
+/// collectors write them, the first answer decodes and merges each probe's newest full report
+/// and the newest delta after it; with untagged keys (an older collector's), the newest three
+/// quanta. The whole window's merge that follows in the background is waited for, untimed.
 fn first_answer(c: &mut Criterion) {
     // As the stormscope binary runs: transparent huge pages off, among others.
     stormscope_shared::allocator::tune();
     let tenant = TenantId::new("bench").unwrap();
     let t0 = 1_764_162_000_000;
-    let cycles: Vec<Vec<Bytes>> = (0..100)
+    let cycles: Vec<Vec<(ReportKind, Bytes)>> = (0..100)
         .map(|probe| {
             let mut spec = SynthSpec::probe(probe as u64 + 1, probe, 100);
             spec.ts = Timestamp::from_unix_millis(t0);
             full_and_deltas(&spec)
                 .iter()
-                .map(|r| Bytes::from(codec::encode(r, Format::Msgpack, Compression::Gzip)))
+                .map(|r| {
+                    let body = codec::encode(r, Format::Msgpack, Compression::Gzip);
+                    (r.kind(), Bytes::from(body))
+                })
                 .collect()
         })
         .collect();
-    let mut bodies: Vec<(String, Bytes)> = Vec::new();
-    for tick in 0..5 {
-        for (probe, cycle) in cycles.iter().enumerate() {
-            let at = t0 + tick * 3000 + probe as i64 * 30;
-            let key = keys::report_key(&tenant, at, "c", bodies.len() as u64);
-            bodies.push((key, cycle[(tick as usize + probe) % 3].clone()));
-        }
-    }
-    bodies.sort_by_key(|(key, _)| report_time_ms(key));
-    let window: Vec<String> = bodies.iter().map(|(key, _)| key.clone()).collect();
     let limits = Limits::default();
     let mut group = slow_group(c, "first-answer", Duration::from_secs(5));
-    group.bench_function("100-probes-stored", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let live = LiveWindows::default();
-                let started = Instant::now();
-                let (first, _, partial) =
-                    live.merged_from_bodies(&tenant, &window, bodies.clone(), t0, &limits);
-                total += started.elapsed();
-                assert!(partial && first.node_count() > 0);
-                while live
-                    .merged_from_bodies(&tenant, &window, Vec::new(), t0, &limits)
-                    .2
-                {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
+    for tagged in [true, false] {
+        let mut bodies: Vec<(String, Bytes)> = Vec::new();
+        for tick in 0..5 {
+            for (probe, cycle) in cycles.iter().enumerate() {
+                let at = t0 + tick * 3000 + probe as i64 * 30;
+                let (kind, body) = &cycle[(tick as usize + probe) % 3];
+                let tag = ReportTag::new(&format!("probe-{probe}"), *kind);
+                let seq = bodies.len() as u64;
+                let key = keys::report_key(&tenant, at, "c", seq, tagged.then_some(&tag));
+                bodies.push((key, body.clone()));
             }
-            total
-        })
-    });
+        }
+        bodies.sort_by_key(|(key, _)| report_time_ms(key));
+        let window: Vec<String> = bodies.iter().map(|(key, _)| key.clone()).collect();
+        let name = if tagged {
+            "100-probes-tagged"
+        } else {
+            "100-probes-untagged"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let live = LiveWindows::default();
+                    let started = Instant::now();
+                    let (first, _, partial) =
+                        live.merged_from_bodies(&tenant, &window, bodies.clone(), t0, &limits);
+                    total += started.elapsed();
+                    assert!(partial && first.node_count() > 0);
+                    while live
+                        .merged_from_bodies(&tenant, &window, Vec::new(), t0, &limits)
+                        .2
+                    {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                total
+            })
+        });
+    }
     group.finish();
 }
 

@@ -172,7 +172,7 @@ mod tests {
                 spec.processes_per_host = 20;
                 spec.connections_per_host = 30;
                 spec.ts = Timestamp::from_unix_millis(ts);
-                let key = stormscope_shared::keys::report_key(&tenant, ts, "c", 0);
+                let key = stormscope_shared::keys::report_key(&tenant, ts, "c", 0, None);
                 out.push((key, Arc::new(generate(&spec))));
             }
         }

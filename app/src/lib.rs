@@ -9,6 +9,7 @@
 pub mod budget;
 pub mod config;
 pub mod decoded_cache;
+pub mod first_answer;
 pub mod http;
 pub mod ingest;
 pub mod kept_heads;

@@ -28,6 +28,7 @@ use stormscope_shared::report_cache::report_time_ms;
 use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::{Format, Limits, Report, TopologyKind};
 
+use crate::first_answer;
 use crate::quanta::QUANTUM_MS;
 use crate::render::parallel::{join, par_map_heavy};
 
@@ -432,56 +433,36 @@ fn advance(
     (merged.report.clone(), merged.lineage.clone())
 }
 
-/// Windows of more reports than this are answered from their newest quantum first.
-pub const FIRST_ANSWER_MIN: usize = 64;
-
-/// Quanta a first answer reaches back, at most, for the full reports its deltas need: Scope's
-/// probes publish once a quantum and send a full report every third time
-/// (`--probe.full-report-every=3`, scope-compat.md §1), so the newest three quanta hold every
-/// probe's latest full report.
-const FULL_REPORT_QUANTA: i64 = 3;
-
-/// A tenant's first answer, from the newest quantum of `bodies` (the whole window, oldest
-/// first), kept as the tenant's state until the tenant's next query has the whole window
-/// merged (see [`LiveWindows::merged_from_bodies`]); `None` when the tenant has a state already, or the window is
-/// small enough to merge at once. A delta in that quantum would
-/// leave its probe's nodes out without the probe's full report, which is older: then the
-/// quanta before it, up to [`FULL_REPORT_QUANTA`] in all, are merged ahead of it.
+/// A tenant's first answer, from the reports of its window that [`first_answer::chosen`]
+/// picks (`keys` is the whole window, oldest first; `stashed` the bodies held of it), kept as
+/// the tenant's state until the tenant's next query has the whole window merged (see
+/// [`LiveWindows::merged_from_bodies`]); `None` when the tenant has a state already, or the
+/// window is small enough to merge at once.
 fn first_answer(
     live: &Arc<TenantLive>,
-    bodies: &[(String, Bytes)],
+    keys: &[String],
+    stashed: &[(String, Bytes)],
     limits: &Limits,
 ) -> Option<(Arc<Report>, Lineage, bool)> {
     let mut guard = live.merged.lock().expect("live window lock");
-    if guard.is_some() || bodies.len() <= FIRST_ANSWER_MIN {
+    if guard.is_some() {
         return None;
     }
-    let newest = bodies.iter().filter_map(|(k, _)| report_time_ms(k)).max()?;
-    let between = |from: i64, to: i64| -> Vec<(String, Bytes)> {
-        bodies
-            .iter()
-            .filter(|(k, _)| report_time_ms(k).is_some_and(|t| t > from && t <= to))
-            .cloned()
-            .collect()
-    };
-    let mut from = newest - QUANTUM_MS;
-    let newest_bodies = between(from, newest);
-    let newest_reports =
-        par_map_heavy(&newest_bodies, |(key, body)| decode_body(key, body, limits));
-    let mut part = MergedPart::empty();
-    if newest_reports
-        .iter()
-        .flatten()
-        .any(Report::has_part_merged_nodes)
-    {
-        from = newest - FULL_REPORT_QUANTA * QUANTUM_MS;
-        part = MergedPart::of(&between(from, newest - QUANTUM_MS), limits, Cores::All);
-    }
-    // Merged after the older quanta, as a window merges in time order; decoded first, to
-    // know whether it needs them.
-    part.add_all(&newest_bodies, newest_reports);
-    let mut merged = part.into_merged();
-    merged.partial_from = Some(from + 1);
+    let stashed: HashMap<&str, &Bytes> = stashed.iter().map(|(k, b)| (k.as_str(), b)).collect();
+    let chosen: Vec<(String, Bytes)> = first_answer::chosen(keys)?
+        .into_iter()
+        .filter_map(|at| Some((keys[at].clone(), (*stashed.get(keys[at].as_str())?).clone())))
+        .collect();
+    let newest = keys.iter().filter_map(|k| report_time_ms(k)).max()?;
+    tracing::debug!(
+        chosen = chosen.len(),
+        window = keys.len(),
+        "a first answer merges a choice of the window"
+    );
+    let mut merged = MergedPart::of(&chosen, limits, Cores::All).into_merged();
+    // The reports of the window as it is now that were not chosen wait for the whole window's
+    // merge; until it lands, only later ones are merged in.
+    merged.partial_from = Some(newest + 1);
     let answer = (merged.report.clone(), merged.lineage.clone(), true);
     live.install(&mut guard, merged);
     Some(answer)
@@ -565,6 +546,18 @@ impl LiveWindows {
         )
     }
 
+    /// Whether `tenant` has a merged state: if not, its next answer is a first answer, for which
+    /// a read fetches only the bodies [`first_answer::chosen`] picks.
+    pub fn has_state(&self, tenant: &TenantId) -> bool {
+        let live = self
+            .tenants
+            .lock()
+            .expect("live tenants lock")
+            .get(tenant)
+            .cloned();
+        live.is_some_and(|live| live.merged.lock().expect("live window lock").is_some())
+    }
+
     /// The keys of the reports whose stored bodies `tenant`'s live state holds: a read of its
     /// window need not fetch them again.
     pub fn held(&self, tenant: &TenantId) -> HashSet<String> {
@@ -588,9 +581,10 @@ impl LiveWindows {
     /// chunk at a time.
     ///
     /// A tenant's first query does not wait for its whole window: when there is no state and
-    /// the window holds more than [`FIRST_ANSWER_MIN`] reports, it is answered from the newest
-    /// reports that hold every probe's latest full report (see [`first_answer`]: every node is
-    /// there, with fewer metric samples). The tenant's next query starts the whole window's
+    /// the window holds more than [`first_answer::FIRST_ANSWER_MIN`] reports, it is answered
+    /// from each probe's newest full report and what came after it (see
+    /// [`first_answer::chosen`]: every node is there and current, with fewer metric samples).
+    /// Its `fresh` bodies need only be those. The tenant's next query starts the whole window's
     /// merge in the background, and answers say they are partial until it lands: the third
     /// value.
     pub fn merged_from_bodies(
@@ -611,13 +605,14 @@ impl LiveWindows {
                 .filter_map(|k| Some((k.clone(), stash.get(k)?.clone())))
                 .collect()
         };
-        if let Some(answer) = first_answer(&live, &bodies, limits) {
+        if let Some(answer) = first_answer(&live, keys, &bodies, limits) {
             return answer;
         }
         // Started by the query after the first answer rather than by the first answer itself,
         // so that this merge, which keeps a core busy for most of a second, does not compete
-        // with the first answer's render and JSON.
-        if live.is_partial() {
+        // with the first answer's render and JSON. Only once every body of the window is held:
+        // a query that raced the first answer may have fetched only the chosen ones.
+        if live.is_partial() && bodies.len() == keys.len() {
             let (whole, limits) = (bodies.clone(), limits.clone());
             rebuild_in_background(&live, move || {
                 Merged::build_from_bodies_on(&whole, &limits, Cores::This)
@@ -707,8 +702,13 @@ mod tests {
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
-                let key =
-                    stormscope_shared::keys::report_key(&tenant, T0 + i as i64 * 1000, "c", 0);
+                let key = stormscope_shared::keys::report_key(
+                    &tenant,
+                    T0 + i as i64 * 1000,
+                    "c",
+                    0,
+                    None,
+                );
                 (key, Arc::new(r))
             })
             .collect()
@@ -865,17 +865,23 @@ mod tests {
     }
 
     #[test]
-    fn a_first_answer_comes_from_the_newest_quantum_then_the_whole_window() {
+    fn a_first_answer_comes_from_the_newest_quanta_then_the_whole_window() {
         let tenant = TenantId::new("t").unwrap();
-        // 100 hosts reporting 100 ms apart: the newest 3 s hold the last 30.
+        // 100 hosts reporting 100 ms apart, with no probe named in their keys: the first
+        // answer reaches back three quanta (9 s), which hold the last 90.
         let reports: Vec<(String, Arc<Report>)> = (0..100)
             .map(|host| {
                 let mut spec = SynthSpec::probe(host, host as usize, 100);
                 spec.processes_per_host = 2;
                 spec.connections_per_host = 2;
                 spec.ts = Timestamp::from_unix_millis(T0);
-                let key =
-                    stormscope_shared::keys::report_key(&tenant, T0 + host as i64 * 100, "c", 0);
+                let key = stormscope_shared::keys::report_key(
+                    &tenant,
+                    T0 + host as i64 * 100,
+                    "c",
+                    0,
+                    None,
+                );
                 (key, Arc::new(generate(&spec)))
             })
             .collect();
@@ -888,8 +894,8 @@ mod tests {
         assert!(partial, "the first answer says it is partial");
         let hosts = first.topology(TopologyKind::Host).nodes.len();
         assert!(
-            (29..=31).contains(&hosts),
-            "the newest quantum's hosts: {hosts}"
+            (89..=91).contains(&hosts),
+            "the newest quanta's hosts: {hosts}"
         );
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -911,6 +917,13 @@ mod tests {
 
     #[test]
     fn a_first_answer_reaches_back_to_the_full_reports_its_deltas_need() {
+        for tagged in [true, false] {
+            first_answer_of_staggered_probes(tagged);
+        }
+    }
+
+    fn first_answer_of_staggered_probes(tagged: bool) {
+        use stormscope_shared::report_kind::ReportTag;
         let tenant = TenantId::new("t").unwrap();
         // 40 probes, each publishing once a quantum for four quanta, a full report every
         // third time as Scope's do, at staggered points of the cycle: in the newest quantum
@@ -925,7 +938,14 @@ mod tests {
             for quantum in 0..4 {
                 let at = T0 + quantum * QUANTUM_MS + host as i64 * 10;
                 let report = cycle[(quantum as usize + host as usize) % 3].clone();
-                let key = stormscope_shared::keys::report_key(&tenant, at, "c", 0);
+                let tag = ReportTag::new(&format!("probe-{host}"), report.kind());
+                let key = stormscope_shared::keys::report_key(
+                    &tenant,
+                    at,
+                    "c",
+                    0,
+                    tagged.then_some(&tag),
+                );
                 reports.push((key, Arc::new(report)));
             }
         }
@@ -942,6 +962,35 @@ mod tests {
         }
         let processes = first.topology(TopologyKind::Process).nodes.len();
         assert_eq!(processes, 80, "each probe's two processes");
+        let merged = live
+            .tenant(&tenant)
+            .merged
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .keys
+            .len();
+        // Named probes: each one's newest full report, and its newest delta when it ended on
+        // one (the 26 whose number is not a multiple of 3); otherwise the newest three quanta.
+        let expected = if tagged { 40 + 26 } else { 120 };
+        assert_eq!(merged, expected, "reports merged for the first answer");
+        let (_, _, partial) =
+            live.merged_from_bodies(&tenant, &keys, Vec::new(), T0, &Limits::default());
+        assert!(partial, "the next answer still waits for the whole window");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (now, _, partial) =
+                live.merged_from_bodies(&tenant, &keys, Vec::new(), T0, &Limits::default());
+            if !partial {
+                for (kind, t) in now.topologies() {
+                    assert_eq!(t.nodes, whole.topology(kind).nodes, "{kind:?} whole");
+                }
+                break;
+            }
+            assert!(Instant::now() < deadline, "the whole window never landed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]

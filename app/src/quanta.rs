@@ -130,7 +130,7 @@ mod tests {
                 spec.processes_per_host = 3;
                 spec.connections_per_host = 3;
                 spec.ts = Timestamp::from_unix_millis(at);
-                let key = keys::report_key(tenant, at, "c", i as u64);
+                let key = keys::report_key(tenant, at, "c", i as u64, None);
                 (key, Arc::new(generate(&spec)))
             })
             .collect()

@@ -18,6 +18,7 @@ use stormscope_shared::time::Timestamp;
 use stormscope_shared::{Format, Limits, Report, keys, log_limit, segment};
 
 use crate::decoded_cache::DecodedCache;
+use crate::first_answer;
 use crate::render::parallel::par_map_heavy;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -40,9 +41,8 @@ pub struct Degraded {
     /// store, a full spool): the answer may be whole, but ingest is not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ingest: Vec<IngestHealth>,
-    /// A tenant's first answer, made from the newest reports of its window (those that hold
-    /// every probe's latest full report) while the whole window is merged (see
-    /// [`crate::live::LiveWindows::merged_from_bodies`]).
+    /// A tenant's first answer, made from each probe's newest full report and what came after
+    /// it while the whole window is merged (see [`crate::first_answer`]).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub partial_window: bool,
 }
@@ -144,15 +144,17 @@ impl WindowReader {
         Window { reports, degraded }
     }
 
-    /// The live window ending at `end_ms` as stored, fetching only the bodies `held` lacks:
-    /// `None` when the cache cannot answer it whole (no shared cache, a history window, the
-    /// index or some value unavailable), for [`WindowReader::read`] to piece together.
+    /// The live window ending at `end_ms` as stored, fetching only the bodies `held` lacks (and
+    /// for a `first` answer, only those [`first_answer::chosen`] picks): `None` when the cache
+    /// cannot answer it whole (no shared cache, a history window, the index or some value
+    /// unavailable), for [`WindowReader::read`] to piece together.
     pub async fn read_stored(
         &self,
         tenant: &TenantId,
         end_ms: i64,
         window: Duration,
         held: &std::collections::HashSet<String>,
+        first: bool,
     ) -> Option<StoredWindow> {
         let start_ms = end_ms - window.as_millis() as i64;
         let historic = end_ms <= Timestamp::now().unix_millis() - self.cache_ttl.as_millis() as i64;
@@ -165,13 +167,17 @@ impl WindowReader {
             .await
             .ok()?;
         keys.sort_by_key(|k| stormscope_shared::report_cache::report_time_ms(k).unwrap_or(0));
-        let need: Vec<String> = keys
-            .iter()
-            .filter(|k| !held.contains(*k))
-            .cloned()
-            .collect();
+        let chosen = first.then(|| first_answer::chosen(&keys)).flatten();
+        let need: Vec<String> = match chosen {
+            Some(chosen) => chosen.into_iter().map(|at| keys[at].clone()).collect(),
+            None => keys
+                .iter()
+                .filter(|k| !held.contains(*k))
+                .cloned()
+                .collect(),
+        };
         let mut fresh = Vec::with_capacity(need.len());
-        // A first query needs the whole window (hundreds of bodies): asked for in slices, each
+        // A first query needs hundreds of bodies: asked for in slices, each
         // within the cache's deadline, rather than at once against one deadline it would miss
         // on a busy machine, sending the query to the object store.
         for slice in need.chunks(STORED_SLICE) {

@@ -289,7 +289,7 @@ async fn a_whole_window_decodes_at_once_and_an_undecodable_report_is_counted_mis
     let now = Timestamp::now().unix_millis();
     let mut expected = Vec::new();
     for i in 0..24 {
-        let key = stormscope_shared::keys::report_key(&t, now - 10_000 + i * 100, "test", 0);
+        let key = stormscope_shared::keys::report_key(&t, now - 10_000 + i * 100, "test", 0, None);
         let body = if i == 7 {
             bytes::Bytes::from_static(b"\x1f\x8b not a report")
         } else {
@@ -327,7 +327,7 @@ async fn a_stored_window_of_hundreds_of_reports_comes_whole_and_only_what_is_not
     let mut keys = Vec::new();
     for i in 0..150 {
         let at = now - 12_000 + i * 50;
-        let key = stormscope_shared::keys::report_key(&t, at, "test", i as u64);
+        let key = stormscope_shared::keys::report_key(&t, at, "test", i as u64, None);
         let body = bytes::Bytes::from(format!("body {i}"));
         s.reader.cache.put(&t, &key, at, body).await.unwrap();
         keys.push(key);
@@ -335,7 +335,7 @@ async fn a_stored_window_of_hundreds_of_reports_comes_whole_and_only_what_is_not
     let none = std::collections::HashSet::new();
     let stored = s
         .reader
-        .read_stored(&t, now, Duration::from_secs(15), &none)
+        .read_stored(&t, now, Duration::from_secs(15), &none, false)
         .await
         .expect("the cache answers the whole window");
     assert_eq!(stored.keys, keys, "every key, oldest first");
@@ -354,10 +354,57 @@ async fn a_stored_window_of_hundreds_of_reports_comes_whole_and_only_what_is_not
     let held: std::collections::HashSet<String> = keys[..100].iter().cloned().collect();
     let later = s
         .reader
-        .read_stored(&t, now, Duration::from_secs(15), &held)
+        .read_stored(&t, now, Duration::from_secs(15), &held, false)
         .await
         .unwrap();
     assert_eq!(later.keys, keys);
     let fetched: Vec<&String> = later.fresh.iter().map(|(k, _)| k).collect();
     assert_eq!(fetched, keys[100..].iter().collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_answer_fetches_only_each_probes_newest_full_report_and_what_came_after() {
+    use stormscope_shared::report_kind::{ReportKind, ReportTag};
+    let s3 = S3Server::start();
+    let s = setup_shared(&s3).await;
+    let (_, t) = tenant("first-fetch");
+    let now = Timestamp::now().unix_millis();
+    // 40 probes, each publishing every 3 s: a full report, then two deltas.
+    let mut keys = Vec::new();
+    for tick in 0..5i64 {
+        for probe in 0..40i64 {
+            let at = now - 14_500 + tick * 3000 + probe * 10;
+            let kind = if (tick + probe) % 3 == 0 {
+                ReportKind::Full
+            } else {
+                ReportKind::Delta
+            };
+            let tag = ReportTag::new(&format!("probe-{probe}"), kind);
+            let key =
+                stormscope_shared::keys::report_key(&t, at, "test", keys.len() as u64, Some(&tag));
+            s.reader
+                .cache
+                .put(&t, &key, at, bytes::Bytes::from(key.clone()))
+                .await
+                .unwrap();
+            keys.push(key);
+        }
+    }
+    let none = std::collections::HashSet::new();
+    let first = s
+        .reader
+        .read_stored(&t, now, Duration::from_secs(15), &none, true)
+        .await
+        .unwrap();
+    assert_eq!(first.keys, keys, "the whole window's keys, oldest first");
+    let chosen: Vec<String> = stormscope_app::first_answer::chosen(&keys)
+        .unwrap()
+        .into_iter()
+        .map(|at| keys[at].clone())
+        .collect();
+    // A third of the probes end on a full report, the rest on a delta after one.
+    assert_eq!(chosen.len(), 40 + 27, "{chosen:?}");
+    let fetched: Vec<String> = first.fresh.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(fetched, chosen);
+    assert!(first.fresh.iter().all(|(k, b)| b.as_ref() == k.as_bytes()));
 }

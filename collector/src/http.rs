@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::keys;
+use stormscope_shared::report_kind::{ReportKind, ReportTag};
 use stormscope_shared::routes::Routes;
 use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::time::Timestamp;
@@ -134,7 +135,7 @@ async fn ingest(
     metrics::counter!("stormscope_ingest_bytes_total").increment(body.len() as u64);
 
     let max_nodes = state.config.max_topology_nodes;
-    let stored = if body.len() > DECODE_INLINE_BYTES {
+    let (stored, kind) = if body.len() > DECODE_INLINE_BYTES {
         let limits = state.config.limits.clone();
         let owner = tenant.clone();
         tokio::task::spawn_blocking(move || {
@@ -154,11 +155,15 @@ async fn ingest(
     };
 
     let received_ms = Timestamp::now().unix_millis();
+    // Scope's probes name themselves on every request; a report without the header is stored
+    // untagged, and readers treat it as any probe's.
+    let tag = header(headers, "x-scope-probe-id").map(|probe| ReportTag::new(probe, kind));
     let key = keys::report_key(
         &tenant,
         received_ms,
         &state.config.collector_id,
         state.next_seq(),
+        tag.as_ref(),
     );
     let record = Record {
         tenant: tenant.as_str().to_owned(),
@@ -190,7 +195,7 @@ async fn ingest(
     Ok(())
 }
 
-/// What goes to the spool, cache and object store: gzip msgpack.
+/// What goes to the spool, cache and object store (gzip msgpack), and the report's kind.
 ///
 /// A probe's own gzip msgpack body is kept byte for byte when Scope's processing (Upgrade,
 /// DropTopologiesOver) would not change it: it is only checked, never built, which is most of
@@ -202,25 +207,24 @@ fn store_form(
     limits: &Limits,
     max_topology_nodes: usize,
     tenant: &TenantId,
-) -> Result<Bytes, IngestError> {
+) -> Result<(Bytes, ReportKind), IngestError> {
     if compression == Compression::Gzip && format == Format::Msgpack {
         let checked = codec::check(&body, compression, format, limits)?;
         if !checked.may_need_massage(max_topology_nodes) {
-            return Ok(body);
+            return Ok((body, checked.kind()));
         }
     }
     let mut report = codec::decode(&body, compression, format, limits)?;
+    // Told before Scope's processing, which adds part-merged namespace nodes to full reports.
+    let kind = report.kind();
     let massaged = report.massage(max_topology_nodes);
     if !massaged.dropped.is_empty() {
         tracing::warn!(tenant = %tenant, dropped = ?massaged.dropped, "report topologies over the node limit were dropped");
         metrics::counter!("stormscope_topologies_dropped_total")
             .increment(massaged.dropped.len() as u64);
     }
-    Ok(Bytes::from(codec::encode(
-        &report,
-        Format::Msgpack,
-        Compression::Gzip,
-    )))
+    let encoded = codec::encode(&report, Format::Msgpack, Compression::Gzip);
+    Ok((Bytes::from(encoded), kind))
 }
 
 /// The probe handshake: probes publish nothing until this answers with an `id`.

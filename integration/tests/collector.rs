@@ -121,6 +121,92 @@ async fn reports_are_in_memcached_at_once_and_in_the_object_store_after_a_flush(
     );
 }
 
+/// The collector tells in each report's key which probe sent it and whether it is a full
+/// report, a delta or a shortcut, so the app can choose a first answer's reports unread.
+#[tokio::test(flavor = "multi_thread")]
+async fn report_keys_name_the_probe_and_the_kind_of_report() {
+    use stormscope_shared::report_kind::{ReportKind, ReportTag};
+    let s3 = S3Server::start();
+    let servers = vec![addr(shared_memcached())];
+    let c = collector(&s3, &servers, &["--tenancy", "header"]);
+    let tenant = format!("tagged-{}", Timestamp::now().unix_millis());
+    let from = Timestamp::now().unix_millis();
+    let mut shortcut = codec::decode_sniffed(
+        &fixture("scope-probe/hostB-04-full.msgpack.gz"),
+        &Limits::default(),
+    )
+    .unwrap();
+    shortcut.shortcut = true;
+    // A full report that Scope's processing changes (namespaces made from its pods, which
+    // are part-merged), so it is decoded and re-encoded: still a full report.
+    let mut processed = stormscope_shared::synth::SynthSpec::probe(1, 1, 10);
+    processed.pods_per_host = 3;
+    let processed = stormscope_shared::synth::generate(&processed);
+    const MSGPACK: &str = "application/msgpack";
+    let posts = [
+        (
+            fixture("scope-probe/hostA-01-full.msgpack.gz"),
+            MSGPACK,
+            Some("probe-a"),
+            Some(ReportKind::Full),
+        ),
+        (
+            fixture("scope-probe/hostA-02-delta.msgpack.gz"),
+            MSGPACK,
+            Some("probe-a"),
+            Some(ReportKind::Delta),
+        ),
+        (
+            codec::encode(&shortcut, Format::Msgpack, Compression::Gzip),
+            MSGPACK,
+            Some("probe-b"),
+            Some(ReportKind::Shortcut),
+        ),
+        (
+            codec::encode(&processed, Format::Json, Compression::Gzip),
+            "application/json",
+            Some("probe-c"),
+            Some(ReportKind::Full),
+        ),
+        (
+            fixture("scope-probe/hostB-01-full.msgpack.gz"),
+            MSGPACK,
+            None,
+            None,
+        ),
+    ];
+    let client = reqwest::Client::new();
+    for (body, content_type, probe, _) in &posts {
+        let mut request = client
+            .post(format!("{}/api/report", c.url()))
+            .header("Content-Type", *content_type)
+            .header("Content-Encoding", "gzip")
+            .header("X-Scope-OrgID", &tenant)
+            .body(body.clone());
+        if let Some(probe) = probe {
+            request = request.header("X-Scope-Probe-ID", *probe);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        // One report per millisecond at least, so the keys sort in posting order.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let keys = reader(&servers)
+        .keys_between(
+            &TenantId::new(&tenant).unwrap(),
+            from - 1000,
+            Timestamp::now().unix_millis(),
+        )
+        .await
+        .unwrap();
+    let tags: Vec<Option<ReportTag>> = keys.iter().map(|k| ReportTag::of_key(k)).collect();
+    let expected: Vec<Option<ReportTag>> = posts
+        .iter()
+        .map(|(_, _, probe, kind)| Some(ReportTag::new((*probe)?, (*kind)?)))
+        .collect();
+    assert_eq!(tags, expected, "{keys:?}");
+}
+
 /// Posts for the outage length, asserting each post is acknowledged and flagged; returns the ids.
 async fn post_through_outage(
     c: &CollectorProcess,

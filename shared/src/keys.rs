@@ -2,13 +2,15 @@
 //!
 //! Object store: `reports/<tenant>/<YYYY-MM-DD>/<HH>/<unix_ms>-<collector>-<seq>.seg`, one
 //! segment per tenant per flush interval per collector, listable by hour.
-//! Cache: `r/<tenant>/<unix_ms>-<collector>-<seq>` per report, plus a time-bucket index: the
-//! counter `ic/<tenant>/<bucket>` and its entries `ie/<tenant>/<bucket>/<n>` naming report keys.
+//! Cache: `r/<tenant>/<unix_ms>-<collector>-<seq>[~<kind><probe>]` per report, plus a
+//! time-bucket index: the counter `ic/<tenant>/<bucket>` and its entries
+//! `ie/<tenant>/<bucket>/<n>` naming report keys.
 //! Collectors' health records (no tenant in them): the counter `hc/<bucket>` and the slots
 //! `hs/<bucket>/<n>` it counts, one per collector per bucket (see [`crate::ingest_health`]).
 
 use time::OffsetDateTime;
 
+use crate::report_kind::ReportTag;
 use crate::tenancy::TenantId;
 
 /// Width of a cache index bucket: the probes' publish interval, so a 15 s window reads 6.
@@ -16,9 +18,17 @@ pub const BUCKET_MS: i64 = 3_000;
 
 pub const SEGMENT_EXT: &str = "seg";
 
-/// The key of a report in the cache. Also the report's name inside its segment.
-pub fn report_key(tenant: &TenantId, unix_ms: i64, collector: &str, seq: u64) -> String {
-    format!("r/{}/{unix_ms}-{collector}-{seq}", tenant.escaped())
+/// The key of a report in the cache. Also the report's name inside its segment. The `tag`, when
+/// the collector knows the probe, names it and the report's kind (see [`ReportTag`]).
+pub fn report_key(
+    tenant: &TenantId,
+    unix_ms: i64,
+    collector: &str,
+    seq: u64,
+    tag: Option<&ReportTag>,
+) -> String {
+    let suffix = tag.map(ReportTag::suffix).unwrap_or_default();
+    format!("r/{}/{unix_ms}-{collector}-{seq}{suffix}", tenant.escaped())
 }
 
 pub fn segment_key(tenant: &TenantId, unix_ms: i64, collector: &str, seq: u64) -> String {
@@ -108,7 +118,17 @@ mod tests {
             "reports/acme/2026-11-26/13/1795698035825-c1-7.seg"
         );
         assert_eq!(segment_time_ms(&segment_key(&t, ms, "c1", 7)), Some(ms));
-        assert_eq!(report_key(&t, ms, "c1", 7), "r/acme/1795698035825-c1-7");
+        assert_eq!(
+            report_key(&t, ms, "c1", 7, None),
+            "r/acme/1795698035825-c1-7"
+        );
+        let tag = ReportTag {
+            probe: 0xab,
+            kind: crate::report_kind::ReportKind::Delta,
+        };
+        let tagged = report_key(&t, ms, "c1", 7, Some(&tag));
+        assert_eq!(tagged, "r/acme/1795698035825-c1-7~d00000000000000ab");
+        assert_eq!(crate::report_cache::report_time_ms(&tagged), Some(ms));
         assert_eq!(
             index_entry_key(&t, bucket(ms), 3),
             format!("ie/acme/{}/3", ms / 3000)

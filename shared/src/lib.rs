@@ -16,6 +16,7 @@ pub mod merge;
 pub mod model;
 #[cfg(feature = "storage")]
 pub mod report_cache;
+pub mod report_kind;
 #[cfg(feature = "storage")]
 pub mod retry;
 #[cfg(feature = "http")]

@@ -110,7 +110,7 @@ mod tests {
         );
         let (a, b) = (TenantId::new("a").unwrap(), TenantId::new("b").unwrap());
         for (tenant, ms) in [(&a, 1_000), (&a, 4_000), (&a, 20_000), (&b, 4_500)] {
-            let key = keys::report_key(tenant, ms, "c", ms as u64);
+            let key = keys::report_key(tenant, ms, "c", ms as u64, None);
             cache
                 .put(tenant, &key, ms, Bytes::from_static(b"body"))
                 .await
@@ -120,8 +120,8 @@ mod tests {
         assert_eq!(
             found,
             vec![
-                keys::report_key(&a, 1_000, "c", 1_000),
-                keys::report_key(&a, 4_000, "c", 4_000)
+                keys::report_key(&a, 1_000, "c", 1_000, None),
+                keys::report_key(&a, 4_000, "c", 4_000, None)
             ]
         );
         assert_eq!(cache.keys_between(&b, 0, 30_000).await.unwrap().len(), 1);

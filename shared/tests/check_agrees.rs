@@ -4,19 +4,7 @@
 mod common;
 
 use stormscope_shared::codec::{self, Checked, Compression};
-use stormscope_shared::{Format, Limits, Report};
-
-fn counts(report: &Report) -> Checked {
-    let mut c = Checked {
-        has_dns: !report.dns.is_empty(),
-        has_bug_dns: !report.bug_dns.is_empty(),
-        ..Checked::default()
-    };
-    for (kind, t) in report.topologies() {
-        c.node_counts[kind.index()] = t.nodes.len();
-    }
-    c
-}
+use stormscope_shared::{Format, Limits};
 
 fn agree(body: &[u8], compression: Compression, what: &str) {
     let limits = Limits {
@@ -27,7 +15,7 @@ fn agree(body: &[u8], compression: Compression, what: &str) {
     let decoded = codec::decode(body, compression, Format::Msgpack, &limits);
     let checked = codec::check(body, compression, Format::Msgpack, &limits);
     match (&decoded, &checked) {
-        (Ok(report), Ok(c)) => assert_eq!(c, &counts(report), "{what}: counts"),
+        (Ok(report), Ok(c)) => assert_eq!(c, &Checked::of(report), "{what}: counts"),
         // Both refuse; with several faults in one body they may name different ones first.
         (Err(_), Err(_)) => {}
         _ => panic!(
@@ -114,5 +102,35 @@ fn kept_fuzz_inputs() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn real_probe_bodies_are_told_full_or_delta_as_their_probe_sent_them() {
+    use stormscope_shared::report_kind::ReportKind;
+    for stem in common::probe_bodies() {
+        let body = common::read(&format!("scope-probe/{stem}.msgpack.gz"));
+        let checked = codec::check(
+            &body,
+            Compression::Gzip,
+            Format::Msgpack,
+            &Limits::default(),
+        )
+        .unwrap();
+        let decoded = codec::decode(
+            &body,
+            Compression::Gzip,
+            Format::Msgpack,
+            &Limits::default(),
+        )
+        .unwrap();
+        let expected = if stem.ends_with("-full") {
+            ReportKind::Full
+        } else {
+            assert!(stem.ends_with("-delta"), "{stem}");
+            ReportKind::Delta
+        };
+        assert_eq!(checked.kind(), expected, "{stem}");
+        assert_eq!(decoded.kind(), expected, "{stem}");
     }
 }

@@ -337,9 +337,10 @@ async fn snapshot_at(state: &AppState, tenant: TenantId, end: i64) -> Snapshot {
     if live {
         // The live state keeps the window's bodies as stored, so only new ones are fetched.
         let held = state.live.held(&tenant);
+        let first = !state.live.has_state(&tenant);
         if let Some(stored) = state
             .reader
-            .read_stored(&tenant, end, state.window, &held)
+            .read_stored(&tenant, end, state.window, &held, first)
             .await
         {
             let (report, lineage, partial) = state.live.merged_from_bodies(

@@ -105,16 +105,7 @@ pub fn check(
     limits: &Limits,
 ) -> Result<Checked, DecodeError> {
     if format == Format::Json {
-        let report = decode(body, compression, format, limits)?;
-        let mut checked = Checked {
-            has_dns: !report.dns.is_empty(),
-            has_bug_dns: !report.bug_dns.is_empty(),
-            ..Checked::default()
-        };
-        for (kind, topology) in report.topologies() {
-            checked.node_counts[kind.index()] = topology.nodes.len();
-        }
-        return Ok(checked);
+        return Ok(Checked::of(&decode(body, compression, format, limits)?));
     }
     let plain = inflate_within(body, compression, limits)?;
     msgpack::check(&plain, limits)

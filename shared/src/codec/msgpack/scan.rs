@@ -9,7 +9,8 @@
 
 use crate::codec::error::{DecodeError, Limit};
 use crate::codec::limits::Limits;
-use crate::model::{DnsRecords, LegacyControls, PluginSpec, Sampling, TopologyKind};
+use crate::model::{DnsRecords, LegacyControls, PluginSpec, Report, Sampling, TopologyKind};
+use crate::report_kind::ReportKind;
 
 use super::read::Reader;
 
@@ -20,13 +21,46 @@ type Result<T> = std::result::Result<T, DecodeError>;
 pub struct Checked {
     /// Nodes per topology, in [`TopologyKind`] order.
     pub node_counts: [usize; TopologyKind::COUNT],
+    /// Part-merged nodes (a delta's, with no `topology`) per topology, in the same order.
+    pub part_merged_counts: [usize; TopologyKind::COUNT],
     pub has_dns: bool,
     pub has_bug_dns: bool,
+    pub shortcut: bool,
 }
 
 impl Checked {
+    /// What checking `report`'s msgpack would find.
+    pub fn of(report: &Report) -> Self {
+        let mut checked = Checked {
+            has_dns: !report.dns.is_empty(),
+            has_bug_dns: !report.bug_dns.is_empty(),
+            shortcut: report.shortcut,
+            ..Checked::default()
+        };
+        for (kind, topology) in report.topologies() {
+            checked.node_counts[kind.index()] = topology.nodes.len();
+            checked.part_merged_counts[kind.index()] = topology
+                .nodes
+                .values()
+                .filter(|n| n.is_part_merged())
+                .count();
+        }
+        checked
+    }
+
     pub fn nodes(&self, kind: TopologyKind) -> usize {
         self.node_counts[kind.index()]
+    }
+
+    /// Whether the report is a probe's full report, a delta or a shortcut (see [`ReportKind`]).
+    pub fn kind(&self) -> ReportKind {
+        let full_hosts =
+            self.nodes(TopologyKind::Host) - self.part_merged_counts[TopologyKind::Host.index()];
+        ReportKind::classify(
+            self.shortcut,
+            self.part_merged_counts.iter().sum(),
+            full_hosts,
+        )
     }
 
     /// Whether `Report::massage(max_topology_nodes)` might change the report. Conservative:
@@ -118,14 +152,18 @@ impl<'a> Reader<'a> {
                 }
                 b"Sampling" => sampling = r.serde::<Option<_>>()?.unwrap_or_default(),
                 b"Window" => drop(r.int()?),
-                b"Shortcut" => drop(r.bool()?),
+                b"Shortcut" => checked.shortcut = r.bool()?,
                 b"Plugins" => drop(r.serde::<Option<Vec<PluginSpec>>>()?),
                 b"ID" => drop(r.bounded_str(max)?),
                 other => match std::str::from_utf8(other)
                     .ok()
                     .and_then(TopologyKind::from_field_name)
                 {
-                    Some(kind) => checked.node_counts[kind.index()] = r.scan_topology(kind, max)?,
+                    Some(kind) => {
+                        let (nodes, part_merged) = r.scan_topology(kind, max)?;
+                        checked.node_counts[kind.index()] = nodes;
+                        checked.part_merged_counts[kind.index()] = part_merged;
+                    }
                     None => r.skip()?,
                 },
             }
@@ -141,26 +179,28 @@ impl<'a> Reader<'a> {
     }
 
     /// A later duplicate of a topology key replaces the earlier one in `decode`, so the count
-    /// is of the last occurrence, as is what `check` returns.
-    fn scan_topology(&mut self, kind: TopologyKind, max: usize) -> Result<usize> {
-        let mut count = 0;
+    /// is of the last occurrence, as is what `check` returns: its nodes, and how many of them
+    /// are part-merged.
+    fn scan_topology(&mut self, kind: TopologyKind, max: usize) -> Result<(usize, usize)> {
+        let mut counts = (0, 0);
         self.each_entry(|r, key| {
             match key {
                 b"shape" | b"tag" | b"label" | b"label_plural" => drop(r.opt_str()?),
                 b"nodes" => {
-                    let mut ids = std::collections::BTreeSet::new();
+                    // A later duplicate of a node id replaces the earlier one, as in `decode`.
+                    let mut ids = std::collections::BTreeMap::new();
                     r.each_entry(|r, id| {
                         let id = r.utf8_key(id)?;
-                        r.scan_node(id, max)?;
-                        ids.insert(id);
+                        let part_merged = r.scan_node(id, max)?;
+                        ids.insert(id, part_merged);
                         Ok(())
                     })?;
-                    for id in &ids {
+                    for id in ids.keys() {
                         if kind != TopologyKind::Overlay && !id.contains(';') {
                             return Err(DecodeError::Invalid(format!("{kind} node id {id:?} has no ';'")));
                         }
                     }
-                    count = ids.len();
+                    counts = (ids.len(), ids.values().filter(|&&p| p).count());
                 }
                 b"controls" => drop(r.serde::<Option<std::collections::BTreeMap<String, crate::model::Control>>>()?),
                 b"metadata_templates" => drop(r.serde::<Option<std::collections::BTreeMap<String, crate::model::MetadataTemplate>>>()?),
@@ -170,20 +210,22 @@ impl<'a> Reader<'a> {
             }
             Ok(())
         })?;
-        Ok(count)
+        Ok(counts)
     }
 
-    /// Checks a node stored under `key` (for a child: under its own id).
-    fn scan_node(&mut self, key: &str, max: usize) -> Result<()> {
+    /// Checks a node stored under `key` (for a child: under its own id); whether it is
+    /// part-merged (its `topology` empty or absent).
+    fn scan_node(&mut self, key: &str, max: usize) -> Result<bool> {
         if key.len() > max {
             return Err(long(max));
         }
         let mut id = "";
+        let mut topology = "";
         let mut children: Vec<&'a str> = Vec::new();
         self.each_entry(|r, field| {
             match field {
                 b"id" => id = r.bounded_str(max)?,
-                b"topology" => drop(r.bounded_str(max)?),
+                b"topology" => topology = r.bounded_str(max)?,
                 b"sets" | b"parents" => r.each_entry(|r, k| {
                     if r.utf8_key(k)?.len() > max {
                         return Err(long(max));
@@ -218,6 +260,7 @@ impl<'a> Reader<'a> {
                         let start = r.pos;
                         let child_id = r.peek_node_id()?;
                         r.pos = start;
+                        // A legacy child's own topology says nothing of its parent's.
                         r.scan_node(child_id, max)?;
                         children.push(child_id);
                     }
@@ -234,7 +277,7 @@ impl<'a> Reader<'a> {
                 "node {key:?} carries a different id {id:?}"
             )));
         }
-        Ok(())
+        Ok(topology.is_empty())
     }
 
     /// The `id` of the node map that starts here (empty if it has none), read without moving on
