@@ -369,10 +369,13 @@ async fn memcached_outage(hang: bool) {
     }
     let (_, latencies) =
         post_through_outage(&c, if hang { "mc-hung" } else { "mc-killed" }, "cache").await;
-    let p99 = percentile(&latencies, 0.99);
+    // Were posts waiting on memcached, each would take at least the 50 ms timeout; the
+    // breaker lets most skip it. The tail is bounded loosely: on a loaded 2-core machine a
+    // debug build's fsync'd spool append alone can take over 100 ms.
+    let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
     assert!(
-        p99 < Duration::from_millis(100),
-        "p99 {p99:?} over {} posts while memcached is down",
+        p50 < Duration::from_millis(50) && p99 < Duration::from_secs(1),
+        "p50 {p50:?}, p99 {p99:?} over {} posts while memcached is down",
         latencies.len()
     );
     if hang {
