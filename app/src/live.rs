@@ -454,12 +454,14 @@ fn first_answer(
         .filter_map(|at| Some((keys[at].clone(), (*stashed.get(keys[at].as_str())?).clone())))
         .collect();
     let newest = keys.iter().filter_map(|k| report_time_ms(k)).max()?;
+    let started = std::time::Instant::now();
+    let mut merged = MergedPart::of(&chosen, limits, Cores::All).into_merged();
     tracing::debug!(
         chosen = chosen.len(),
         window = keys.len(),
-        "a first answer merges a choice of the window"
+        merge_ms = started.elapsed().as_secs_f64() * 1e3,
+        "a first answer merged a choice of the window"
     );
-    let mut merged = MergedPart::of(&chosen, limits, Cores::All).into_merged();
     // The reports of the window as it is now that were not chosen wait for the whole window's
     // merge; until it lands, only later ones are merged in.
     merged.partial_from = Some(newest + 1);

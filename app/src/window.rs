@@ -161,6 +161,7 @@ impl WindowReader {
         if historic || !self.shared_cache {
             return None;
         }
+        let started = std::time::Instant::now();
         let mut keys = self
             .cache
             .keys_between(tenant, start_ms, end_ms)
@@ -176,6 +177,7 @@ impl WindowReader {
                 .cloned()
                 .collect(),
         };
+        let indexed = started.elapsed();
         let mut fresh = Vec::with_capacity(need.len());
         // A first query needs hundreds of bodies: asked for in slices, each
         // within the cache's deadline, rather than at once against one deadline it would miss
@@ -186,6 +188,14 @@ impl WindowReader {
                 fresh.push((key.clone(), value?));
             }
         }
+        tracing::debug!(
+            keys = keys.len(),
+            fetched = fresh.len(),
+            bytes = fresh.iter().map(|(_, b)| b.len()).sum::<usize>(),
+            index_ms = indexed.as_secs_f64() * 1e3,
+            fetch_ms = (started.elapsed() - indexed).as_secs_f64() * 1e3,
+            "window read from the cache"
+        );
         Some(StoredWindow {
             keys,
             fresh,
