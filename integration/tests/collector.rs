@@ -49,6 +49,18 @@ fn reader(servers: &[String]) -> ReportCache {
     )
 }
 
+/// The keys memcached's index holds for `tenant` from a second before `from_ms` until now.
+async fn indexed_since(cache: &ReportCache, tenant: &str, from_ms: i64) -> Vec<String> {
+    cache
+        .keys_between(
+            &TenantId::new(tenant).unwrap(),
+            from_ms - 1000,
+            Timestamp::now().unix_millis(),
+        )
+        .await
+        .unwrap()
+}
+
 fn addr(m: &Memcached) -> String {
     m.addr().to_string()
 }
@@ -76,14 +88,7 @@ async fn reports_are_in_memcached_at_once_and_in_the_object_store_after_a_flush(
         assert_eq!(posted.degraded, None);
     }
     let cache = reader(&servers);
-    let keys = cache
-        .keys_between(
-            &TenantId::new(&tenant).unwrap(),
-            from - 1000,
-            Timestamp::now().unix_millis(),
-        )
-        .await
-        .unwrap();
+    let keys = indexed_since(&cache, &tenant, from).await;
     assert_eq!(
         keys.len(),
         5,
@@ -191,14 +196,7 @@ async fn report_keys_name_the_probe_and_the_kind_of_report() {
         // One report per millisecond at least, so the keys sort in posting order.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let keys = reader(&servers)
-        .keys_between(
-            &TenantId::new(&tenant).unwrap(),
-            from - 1000,
-            Timestamp::now().unix_millis(),
-        )
-        .await
-        .unwrap();
+    let keys = indexed_since(&reader(&servers), &tenant, from).await;
     let tags: Vec<Option<ReportTag>> = keys.iter().map(|k| ReportTag::of_key(k)).collect();
     let expected: Vec<Option<ReportTag>> = posts
         .iter()
@@ -447,14 +445,7 @@ async fn a_5mb_report_round_trips_through_memcached_in_chunks() {
     .await;
     assert_eq!(p.status, 200, "{}", p.body);
     let cache = reader(&servers);
-    let keys = cache
-        .keys_between(
-            &TenantId::new(&tenant).unwrap(),
-            from - 1000,
-            Timestamp::now().unix_millis(),
-        )
-        .await
-        .unwrap();
+    let keys = indexed_since(&cache, &tenant, from).await;
     assert_eq!(keys.len(), 1);
     let value = cache
         .get_many(&keys)

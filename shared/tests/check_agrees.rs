@@ -45,13 +45,7 @@ fn real_probe_bodies() {
 #[test]
 fn a_current_probe_report_needs_no_massage_so_its_body_is_kept() {
     let body = common::read("scope-probe/bench-01-full.msgpack.gz");
-    let checked = codec::check(
-        &body,
-        Compression::Gzip,
-        Format::Msgpack,
-        &Limits::default(),
-    )
-    .unwrap();
+    let checked = checked_probe_body(&body);
     assert!(!checked.may_need_massage(10_000));
     assert!(
         checked.may_need_massage(100),
@@ -110,13 +104,7 @@ fn real_probe_bodies_are_told_full_or_delta_as_their_probe_sent_them() {
     use stormscope_shared::report_kind::ReportKind;
     for stem in common::probe_bodies() {
         let body = common::read(&format!("scope-probe/{stem}.msgpack.gz"));
-        let checked = codec::check(
-            &body,
-            Compression::Gzip,
-            Format::Msgpack,
-            &Limits::default(),
-        )
-        .unwrap();
+        let checked = checked_probe_body(&body);
         let decoded = codec::decode(
             &body,
             Compression::Gzip,
@@ -133,4 +121,9 @@ fn real_probe_bodies_are_told_full_or_delta_as_their_probe_sent_them() {
         assert_eq!(checked.kind(), expected, "{stem}");
         assert_eq!(decoded.kind(), expected, "{stem}");
     }
+}
+
+/// What the collector's check finds in a probe's gzip msgpack body, which must pass it.
+fn checked_probe_body(body: &[u8]) -> Checked {
+    codec::check(body, Compression::Gzip, Format::Msgpack, &Limits::default()).unwrap()
 }
