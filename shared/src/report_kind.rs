@@ -53,15 +53,10 @@ impl ReportKind {
 }
 
 impl Report {
-    /// See [`ReportKind::classify`].
+    /// See [`ReportKind::classify`]: told from the same counts as a checked body's kind, so a
+    /// report is told alike whichever path the collector took.
     pub fn kind(&self) -> ReportKind {
-        let host = &self.topology(crate::TopologyKind::Host).nodes;
-        let part_merged = self
-            .topologies()
-            .map(|(_, t)| t.nodes.values().filter(|n| n.is_part_merged()).count())
-            .sum();
-        let full_hosts = host.values().filter(|n| !n.is_part_merged()).count();
-        ReportKind::classify(self.shortcut, part_merged, full_hosts)
+        crate::codec::Checked::of(self).kind()
     }
 }
 
