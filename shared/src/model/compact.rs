@@ -35,6 +35,15 @@ impl<K: Ord, V> VecMap<K, V> {
         VecMap(Vec::new())
     }
 
+    pub fn with_capacity(capacity: usize) -> Self {
+        VecMap(Vec::with_capacity(capacity))
+    }
+
+    /// Makes room for `additional` more entries.
+    pub fn reserve(&mut self, additional: usize) {
+        self.0.reserve_exact(additional);
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -283,6 +292,10 @@ impl<T> Default for VecSet<T> {
 impl<T: Ord> VecSet<T> {
     pub const fn new() -> Self {
         VecSet(Vec::new())
+    }
+
+    pub fn with_capacity(capacity: usize) -> Self {
+        VecSet(Vec::with_capacity(capacity))
     }
 
     pub fn len(&self) -> usize {

@@ -116,7 +116,7 @@ impl<'a> Reader<'a> {
     }
 
     fn utf8_key(&self, key: &'a [u8]) -> Result<&'a str> {
-        std::str::from_utf8(key).map_err(|_| self.error("map key is not UTF-8"))
+        simdutf8::basic::from_utf8(key).map_err(|_| self.error("map key is not UTF-8"))
     }
 
     fn scan_report(&mut self, checked: &mut Checked, max: usize) -> Result<()> {
