@@ -33,7 +33,7 @@ samples="${WORK}/samples"
 for round in $(seq "${ROUNDS}"); do
     for build in "${builds[@]}"; do
         "${build}" app --listen 127.0.0.1:24153 --memcached 127.0.0.1:21314 \
-            --object-store s3://bench --log-level warn >>"${WORK}/app.log" 2>&1 &
+            --object-store s3://bench --log-level warn >>"${APP_LOG:-${WORK}/app.log}" 2>&1 &
         app=$!
         until curl -sf http://127.0.0.1:24153/healthz >/dev/null; do sleep 0.05; done
         # What the app says it took, by part (Server-Timing), and the whole as the client saw it.
@@ -50,7 +50,9 @@ for round in $(seq "${ROUNDS}"); do
                 }
                 /^total=/ { split($0, t, "="); total = t[2] * 1000 }
                 END { printf "%s round=%s first=%.1f%s\n", build, round, total, timing }')
-        echo "${line}" | tee -a "${samples}"
+        # The app's peak resident memory: what its first answer took, as it started empty.
+        hwm=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/${app}/status")
+        echo "${line} peak-rss-mib=${hwm}" | tee -a "${samples}"
         kill "${app}"
         wait "${app}" 2>/dev/null || true
     done

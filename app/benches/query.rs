@@ -2,7 +2,8 @@
 //! reports each, 145 processes and 300 connections per probe).
 //!
 //! `cargo bench -p stormscope-app --bench query`; figures go to BENCHMARKS.md. A tenant's first
-//! answer, from stored bodies: `cargo bench -p stormscope-app --bench query -- first-answer`.
+//! answer, from stored bodies, and the decoding it is mostly made of:
+//! `cargo bench -p stormscope-app --bench query -- first-answer`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -110,6 +111,25 @@ fn first_answer(c: &mut Criterion) {
         .collect();
     let limits = Limits::default();
     let mut group = slow_group(c, "first-answer", Duration::from_secs(5));
+    // Most of a first answer's work: decoding each probe's full report and a delta, here on
+    // one core.
+    let chosen: Vec<&Bytes> = cycles
+        .iter()
+        .flat_map(|c| &c[..2])
+        .map(|(_, b)| b)
+        .collect();
+    group.bench_function("decode-100-full-100-delta", |b| {
+        b.iter(|| {
+            chosen
+                .iter()
+                .map(|body| {
+                    codec::decode(body, Compression::Gzip, Format::Msgpack, &limits)
+                        .expect("decodes")
+                        .node_count()
+                })
+                .sum::<usize>()
+        })
+    });
     for tagged in [true, false] {
         let mut bodies: Vec<(String, Bytes)> = Vec::new();
         for tick in 0..5 {

@@ -60,11 +60,9 @@ impl SharedHead {
 
     /// The head as a JSON object, written on first use.
     fn json(&self) -> &[u8] {
-        self.0.json.get_or_init(|| {
-            serde_json::to_vec(&self.0.head)
-                .expect("summaries serialise")
-                .into_boxed_slice()
-        })
+        self.0
+            .json
+            .get_or_init(|| super::head_json::head_json(&self.0.head))
     }
 }
 

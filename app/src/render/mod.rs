@@ -13,6 +13,7 @@ mod endpoint_index;
 mod endpoints;
 mod grouping;
 mod head;
+mod head_json;
 mod hostnames;
 mod hosts;
 mod join;
