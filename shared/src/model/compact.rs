@@ -9,12 +9,42 @@
 //! sequence), and the sorted-vector crates offer one or the other but not both.
 
 use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Up to this many entries a lookup compares keys for equality one by one: unequal lengths
+/// settle most comparisons at once, where a binary search orders strings byte by byte.
+const LINEAR_LOOKUP: usize = 8;
+
+/// The index of the entry `is` picks among sorted `entries`: a scan for a few entries, else
+/// `search` (a binary search).
+fn lookup<T>(
+    entries: &[T],
+    is: impl Fn(&T) -> bool,
+    search: impl FnOnce() -> Option<usize>,
+) -> Option<usize> {
+    if entries.len() <= LINEAR_LOOKUP {
+        entries.iter().position(is)
+    } else {
+        search()
+    }
+}
+
+/// A binary search of sorted `entries` by `order` (the entry's order against the one sought),
+/// which first tries the end: decoded maps arrive sorted, as Scope writes them, so each entry
+/// goes after the last.
+fn sorted_position<T>(entries: &[T], order: impl Fn(&T) -> Ordering) -> Result<usize, usize> {
+    match entries.last().map(&order) {
+        None | Some(Ordering::Less) => Err(entries.len()),
+        Some(Ordering::Equal) => Ok(entries.len() - 1),
+        Some(Ordering::Greater) => entries.binary_search_by(order),
+    }
+}
 
 /// A map sorted by key, in one allocation.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -61,32 +91,41 @@ impl<K: Ord, V> VecMap<K, V> {
         self.0.capacity()
     }
 
+    /// Where `key` is, or would go: see [`sorted_position`].
     fn find<Q: ?Sized + Ord>(&self, key: &Q) -> Result<usize, usize>
     where
         K: Borrow<Q>,
     {
-        self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
+        sorted_position(&self.0, |(k, _)| k.borrow().cmp(key))
+    }
+
+    /// Where `key` is: see [`lookup`].
+    fn position<Q: ?Sized + Ord>(&self, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+    {
+        lookup(&self.0, |(k, _)| k.borrow() == key, || self.find(key).ok())
     }
 
     pub fn get<Q: ?Sized + Ord>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().map(|i| &self.0[i].1)
+        self.position(key).map(|i| &self.0[i].1)
     }
 
     pub fn get_mut<Q: ?Sized + Ord>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().map(|i| &mut self.0[i].1)
+        self.position(key).map(|i| &mut self.0[i].1)
     }
 
     pub fn contains_key<Q: ?Sized + Ord>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
     {
-        self.find(key).is_ok()
+        self.position(key).is_some()
     }
 
     /// Sets `key` to `value`, returning the value it replaced.
@@ -315,18 +354,19 @@ impl<T: Ord> VecSet<T> {
         self.0.capacity()
     }
 
+    /// Where `value` is, or would go: see [`sorted_position`].
     fn find<Q: ?Sized + Ord>(&self, value: &Q) -> Result<usize, usize>
     where
         T: Borrow<Q>,
     {
-        self.0.binary_search_by(|v| v.borrow().cmp(value))
+        sorted_position(&self.0, |v| v.borrow().cmp(value))
     }
 
     pub fn contains<Q: ?Sized + Ord>(&self, value: &Q) -> bool
     where
         T: Borrow<Q>,
     {
-        self.find(value).is_ok()
+        lookup(&self.0, |v| v.borrow() == value, || self.find(value).ok()).is_some()
     }
 
     /// Adds `value`; false if it was there already.
@@ -516,5 +556,67 @@ mod tests {
         let json = serde_json::to_string(&ours).unwrap();
         assert_eq!(json, serde_json::to_string(&theirs).unwrap());
         assert_eq!(serde_json::from_str::<VecSet<String>>(&json).unwrap(), ours);
+    }
+
+    /// Maps and sets below and above the size where lookups turn from a scan to a binary
+    /// search, filled in order (as decoded) and out of order, agree with the standard ones.
+    #[test]
+    fn lookups_and_inserts_agree_at_every_size_and_order() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        for size in [
+            0,
+            1,
+            2,
+            LINEAR_LOOKUP - 1,
+            LINEAR_LOOKUP,
+            LINEAR_LOOKUP + 1,
+            40,
+        ] {
+            for sorted in [true, false] {
+                let mut keys: Vec<String> = (0..size).map(|i| format!("k{i:03}")).collect();
+                if !sorted {
+                    rng.shuffle(&mut keys);
+                }
+                let mut ours = VecMap::new();
+                let mut theirs = BTreeMap::new();
+                let mut our_set = VecSet::new();
+                let mut their_set = BTreeSet::new();
+                for (v, k) in keys.iter().enumerate() {
+                    assert_eq!(ours.insert(k.clone(), v), theirs.insert(k.clone(), v));
+                    assert_eq!(our_set.insert(k.clone()), their_set.insert(k.clone()));
+                }
+                // Inserting a key again replaces its value, wherever it is.
+                for k in keys.iter().rev().take(3) {
+                    assert_eq!(ours.insert(k.clone(), 99), theirs.insert(k.clone(), 99));
+                    assert_eq!(our_set.insert(k.clone()), their_set.insert(k.clone()));
+                }
+                assert!(ours.iter().eq(theirs.iter()), "size {size} sorted {sorted}");
+                assert!(our_set.iter().eq(their_set.iter()));
+                for probe in (0..size + 2).map(|i| format!("k{i:03}")).chain([
+                    "a".into(),
+                    "z".into(),
+                    "k0".into(),
+                ]) {
+                    assert_eq!(
+                        ours.get(probe.as_str()),
+                        theirs.get(probe.as_str()),
+                        "{probe}"
+                    );
+                    assert_eq!(
+                        ours.contains_key(probe.as_str()),
+                        theirs.contains_key(probe.as_str())
+                    );
+                    assert_eq!(
+                        our_set.contains(probe.as_str()),
+                        their_set.contains(probe.as_str())
+                    );
+                    if let Some(v) = ours.get_mut(probe.as_str()) {
+                        *v += 1;
+                        *theirs.get_mut(probe.as_str()).unwrap() += 1;
+                    }
+                }
+                assert!(ours.iter().eq(theirs.iter()));
+            }
+        }
     }
 }
