@@ -22,12 +22,8 @@ pub(super) fn head_json(head: &SummaryHead) -> Box<[u8]> {
     out.string("label", &head.label);
     out.string("labelMinor", &head.label_minor);
     out.string("rank", &head.rank);
-    if !head.shape.is_empty() {
-        out.string("shape", &head.shape);
-    }
-    if !head.tag.is_empty() {
-        out.string("tag", &head.tag);
-    }
+    out.unless_empty("shape", &head.shape);
+    out.unless_empty("tag", &head.tag);
     if head.stack {
         out.raw("stack", b"true");
     }
@@ -55,9 +51,7 @@ fn metadata_row(row: &MetadataRow, out: &mut Vec<u8>) {
     if row.priority != 0.0 {
         o.value("priority", &row.priority);
     }
-    if !row.data_type.is_empty() {
-        o.string("dataType", &row.data_type);
-    }
+    o.unless_empty("dataType", &row.data_type);
     if row.truncate != 0 {
         o.value("truncate", &row.truncate);
     }
@@ -76,12 +70,8 @@ fn metric_row(row: &MetricRow, out: &mut Vec<u8>) {
     let mut o = Object::open(out);
     o.string("id", &row.id);
     o.string("label", &row.label);
-    if !row.format.is_empty() {
-        o.string("format", &row.format);
-    }
-    if !row.group.is_empty() {
-        o.string("group", &row.group);
-    }
+    o.unless_empty("format", &row.format);
+    o.unless_empty("group", &row.group);
     o.value("value", &row.value);
     if row.priority != 0.0 {
         o.value("priority", &row.priority);
@@ -126,6 +116,13 @@ impl<'o> Object<'o> {
 
     fn string(&mut self, key: &str, value: &str) {
         self.value(key, value);
+    }
+
+    /// A string field that the derives skip when it is empty.
+    fn unless_empty(&mut self, key: &str, value: &str) {
+        if !value.is_empty() {
+            self.string(key, value);
+        }
     }
 
     fn value<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {

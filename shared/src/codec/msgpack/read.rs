@@ -122,6 +122,13 @@ impl<'a> Reader<'a> {
         len.min((self.buf.len() - self.pos) / min_bytes)
     }
 
+    /// A map's length, and how many entries to make room for: as many as the rest of the body
+    /// can hold at two bytes (a key and a value) each.
+    pub(super) fn sized_map(&mut self) -> Result<(usize, usize)> {
+        let len = self.map_len()?;
+        Ok((len, self.bounded(len, 2)))
+    }
+
     /// A raw of any spelling: old-spec raw, new-spec str or bin.
     pub(super) fn raw(&mut self) -> Result<&'a [u8]> {
         let len = match self.byte()? {
@@ -337,8 +344,8 @@ impl<'a> Reader<'a> {
                 b"nodes" => {
                     // Collected, then built at once: a B-tree built from its entries, sorted
                     // once, is built faster and packed tighter than one inserted into.
-                    let len = r.map_len()?;
-                    let mut nodes = Vec::with_capacity(r.bounded(len, 2));
+                    let (len, room) = r.sized_map()?;
+                    let mut nodes = Vec::with_capacity(room);
                     r.entries(len, |r, id| {
                         let node = r.node()?;
                         nodes.push((r.key_string(id)?, node));
@@ -374,8 +381,8 @@ impl<'a> Reader<'a> {
                 b"adjacency" => n.adjacency = r.string_set()?,
                 b"latest" => r.latest(&mut n.latest)?,
                 b"metrics" => {
-                    let len = r.map_len()?;
-                    n.metrics.reserve(r.bounded(len, 2));
+                    let (len, room) = r.sized_map()?;
+                    n.metrics.reserve(room);
                     r.entries(len, |r, key| {
                         let metric = r.metric()?;
                         n.metrics.insert(r.key_string(key)?, metric);
@@ -411,8 +418,8 @@ impl<'a> Reader<'a> {
     }
 
     fn sets(&mut self) -> Result<Sets> {
-        let len = self.map_len()?;
-        let mut sets = Sets::with_capacity(self.bounded(len, 2));
+        let (len, room) = self.sized_map()?;
+        let mut sets = Sets::with_capacity(room);
         self.entries(len, |r, key| {
             let set = r.string_set()?;
             sets.insert(r.key_string(key)?, set);
@@ -422,8 +429,8 @@ impl<'a> Reader<'a> {
     }
 
     fn latest(&mut self, latest: &mut LatestMap) -> Result<()> {
-        let len = self.map_len()?;
-        latest.reserve(self.bounded(len, 2));
+        let (len, room) = self.sized_map()?;
+        latest.reserve(room);
         self.entries(len, |r, key| {
             let mut entry = LatestEntry::default();
             r.each_entry(|r, field| {
