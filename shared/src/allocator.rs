@@ -36,6 +36,61 @@ fn disable_transparent_huge_pages() {
     unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
 }
 
+/// Faults in `bytes` of memory now, while nothing waits, and keeps it for the allocations that
+/// come next. A freshly started app's first answer at 100 probes touches about 110 MiB, and on
+/// a virtual machine each 4 KiB page's first touch cost the answer about 2 us of kernel time:
+/// a quarter of its CPU (BENCHMARKS.md). The memory is allocated, written and freed with
+/// purging suspended, so mimalloc hands the same resident pages to later allocations instead
+/// of returning them to the system. Purging resumes, with the delay it had, once the process
+/// has grown past what warming left resident: up to `bytes` of freed memory is kept until then.
+pub fn warm_up(bytes: usize) {
+    const CHUNK: usize = 1 << 20;
+    if bytes == 0 {
+        return;
+    }
+    // SAFETY: reads and sets one of mimalloc's integer options; no pointers are involved.
+    let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+    // SAFETY: as above. A negative delay turns purging off.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    let chunks: Vec<Vec<u8>> = (0..bytes.div_ceil(CHUNK))
+        .map(|_| std::hint::black_box(vec![1u8; CHUNK]))
+        .collect();
+    drop(std::hint::black_box(chunks));
+    let Some(warm) = resident_bytes() else {
+        return;
+    };
+    // Past this, the warm memory is in use and more is being faulted in anyway.
+    let outgrown = warm + bytes / 8;
+    let watch = move || {
+        while resident_bytes().is_some_and(|now| now <= outgrown) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // SAFETY: sets one of mimalloc's integer options; no pointers are involved.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay) };
+        tracing::debug!(
+            delay_ms = delay,
+            "warm memory outgrown: freed memory is purged again"
+        );
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("warm-memory".into())
+        .spawn(watch)
+    {
+        // SAFETY: as above.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay) };
+        tracing::warn!(error = %e, "no thread to watch warm memory: purging resumes at once");
+    }
+}
+
+/// This process's resident memory, from `/proc/self/statm`.
+pub fn resident_bytes() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf takes and returns integers.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * usize::try_from(page).ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,12 @@ pub struct AppArgs {
     /// stored), decoded reports, history quanta, shared renders and kept heads.
     #[arg(long, env = "STORMSCOPE_MEMORY_BUDGET", value_parser = bytes, default_value = "192MiB")]
     memory_budget: u64,
+    /// Memory faulted in at startup and kept for the first answers (0: none). A tenant's first
+    /// answer at 100 probes touches about 110 MiB; faulting it in while nothing waits took a
+    /// fifth off the first query (BENCHMARKS.md). Up to this much freed memory stays resident
+    /// until the app outgrows it, then freed memory is returned to the system as usual.
+    #[arg(long, env = "STORMSCOPE_WARM_MEMORY", value_parser = bytes, default_value = "128MiB")]
+    warm_memory: u64,
     /// Topology websockets open at once, in all; past it a new one is refused with 429.
     #[arg(long, env = "STORMSCOPE_MAX_WEBSOCKETS", default_value_t = 1024)]
     max_websockets: usize,
@@ -53,6 +59,7 @@ pub struct AppArgs {
 
 pub fn run(args: AppArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level);
+    stormscope_shared::allocator::warm_up(args.warm_memory as usize);
     let mut config = AppConfig::local(&args.storage.object_store);
     config.object_store_timeouts = ObjectStoreTimeouts {
         request: args.storage.object_store_timeout,

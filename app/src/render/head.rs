@@ -132,9 +132,14 @@ impl NodeSummary {
             return out.write_all(head);
         }
         out.write_all(&head[..head.len() - 1])?;
-        out.write_all(b",\"adjacency\":")?;
-        serde_json::to_writer(&mut *out, &self.adjacency).map_err(std::io::Error::from)?;
-        out.write_all(b"}")
+        out.write_all(b",\"adjacency\":[")?;
+        for (at, id) in self.adjacency.iter().enumerate() {
+            if at > 0 {
+                out.write_all(b",")?;
+            }
+            super::json::write_str(out, id)?;
+        }
+        out.write_all(b"]}")
     }
 }
 

@@ -115,7 +115,8 @@ impl<'o> Object<'o> {
     }
 
     fn string(&mut self, key: &str, value: &str) {
-        self.value(key, value);
+        self.key(key);
+        super::json::push_str(self.out, value);
     }
 
     /// A string field that the derives skip when it is empty.
