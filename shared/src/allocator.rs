@@ -10,11 +10,23 @@ const PURGE_DELAY_MS: std::ffi::c_long = 250;
 /// `mi_option_purge_delay` in mimalloc's `mi_option_e`, which the sys crate's constants skip.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
+/// mimalloc's purge delay in milliseconds; negative when it does not purge at all.
+pub fn purge_delay_ms() -> std::ffi::c_long {
+    // SAFETY: reads one of mimalloc's integer options; no pointers are involved.
+    unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }
+}
+
+/// Sets mimalloc's purge delay: how long freed memory stays before it goes back to the
+/// system; a negative delay keeps it.
+pub fn set_purge_delay_ms(delay: std::ffi::c_long) {
+    // SAFETY: sets one of mimalloc's integer options; no pointers are involved.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay) };
+}
+
 /// Applies the settings below, each unless its environment variable says otherwise.
 pub fn tune() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one of mimalloc's integer options; no pointers are involved.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+        set_purge_delay_ms(PURGE_DELAY_MS);
     }
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
         disable_transparent_huge_pages();
@@ -48,10 +60,8 @@ pub fn warm_up(bytes: usize) {
     if bytes == 0 {
         return;
     }
-    // SAFETY: reads and sets one of mimalloc's integer options; no pointers are involved.
-    let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-    // SAFETY: as above. A negative delay turns purging off.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    let delay = purge_delay_ms();
+    set_purge_delay_ms(-1);
     let chunks: Vec<Vec<u8>> = (0..bytes.div_ceil(CHUNK))
         .map(|_| std::hint::black_box(vec![1u8; CHUNK]))
         .collect();
@@ -65,8 +75,7 @@ pub fn warm_up(bytes: usize) {
         while resident_bytes().is_some_and(|now| now <= outgrown) {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        // SAFETY: sets one of mimalloc's integer options; no pointers are involved.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay) };
+        set_purge_delay_ms(delay);
         tracing::debug!(
             delay_ms = delay,
             "warm memory outgrown: freed memory is purged again"
@@ -76,8 +85,7 @@ pub fn warm_up(bytes: usize) {
         .name("warm-memory".into())
         .spawn(watch)
     {
-        // SAFETY: as above.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay) };
+        set_purge_delay_ms(delay);
         tracing::warn!(error = %e, "no thread to watch warm memory: purging resumes at once");
     }
 }
@@ -99,8 +107,7 @@ mod tests {
     /// any other test could have tuned it.
     #[test]
     fn tune_sets_the_purge_delay_and_turns_huge_pages_off() {
-        // SAFETY: reads integer options.
-        let get = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        let get = purge_delay_ms;
         let delay_set = std::env::var_os("MIMALLOC_PURGE_DELAY").is_some();
         if !delay_set {
             // mimalloc's documented default for the purge delay, and no other option's.

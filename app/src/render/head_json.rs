@@ -48,13 +48,9 @@ fn metadata_row(row: &MetadataRow, out: &mut Vec<u8>) {
     o.string("id", &row.id);
     o.string("label", &row.label);
     o.string("value", &row.value);
-    if row.priority != 0.0 {
-        o.value("priority", &row.priority);
-    }
+    o.unless_zero("priority", &row.priority);
     o.unless_empty("dataType", &row.data_type);
-    if row.truncate != 0 {
-        o.value("truncate", &row.truncate);
-    }
+    o.unless_zero("truncate", &row.truncate);
     o.close();
 }
 
@@ -73,9 +69,7 @@ fn metric_row(row: &MetricRow, out: &mut Vec<u8>) {
     o.unless_empty("format", &row.format);
     o.unless_empty("group", &row.group);
     o.value("value", &row.value);
-    if row.priority != 0.0 {
-        o.value("priority", &row.priority);
-    }
+    o.unless_zero("priority", &row.priority);
     o.value("samples", &row.samples);
     o.value("min", &row.min);
     o.value("max", &row.max);
@@ -123,6 +117,13 @@ impl<'o> Object<'o> {
     fn unless_empty(&mut self, key: &str, value: &str) {
         if !value.is_empty() {
             self.string(key, value);
+        }
+    }
+
+    /// A number field that the derives skip when it is zero.
+    fn unless_zero<T: Serialize + Default + PartialEq>(&mut self, key: &str, value: &T) {
+        if *value != T::default() {
+            self.value(key, value);
         }
     }
 
