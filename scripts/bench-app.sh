@@ -8,7 +8,8 @@
 #   scripts/bench-app.sh [DURATION]      querying lasts DURATION after a 15 s warm-up
 #
 # APP_BIN=path runs that binary as the app (an earlier build, to compare); APP_ARGS adds flags
-# to the app. The loadgen's "first query" figures are each view's first answer after the
+# to the app; QUERY_ARGS adds flags to the loadgen (`--query-gzip` queries as a browser does,
+# gzip accepted). The loadgen's "first query" figures are each view's first answer after the
 # warm-up: the app reads and merges the tenant's whole window for it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,7 +31,8 @@ for port in 24142 24143; do
     for _ in $(seq 50); do curl -sf "http://127.0.0.1:${port}/healthz" >/dev/null && break; sleep 0.1; done
 done
 total=$(( 15 + $(echo "${DURATION}" | sed 's/s$//') ))
+# shellcheck disable=SC2086
 "${BIN}" loadgen --target http://127.0.0.1:24142 --probes 100 --rate 33.3 --concurrency 16 \
     --duration "${total}s" --query http://127.0.0.1:24143 --query-warmup 15s \
-    --query-pid "${app}" 2>/dev/null
+    --query-pid "${app}" ${QUERY_ARGS:-} 2>/dev/null
 curl -s http://127.0.0.1:24143/metrics | grep '^stormscope_app_cache_bytes' || true

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::Read;
 use std::time::Duration;
 
 use common::fixtures;
@@ -87,6 +88,83 @@ async fn probes_and_report_match_the_original_app_for_the_demo_bodies() {
         from_msgpack, report,
         "the same merged report in both encodings"
     );
+}
+
+/// `url` asked with `Accept-Encoding`: its `Content-Encoding`, `Vary` and body as sent.
+async fn get_encoded(
+    url: &str,
+    tenant: &str,
+    accept_encoding: &str,
+) -> (Option<String>, String, Vec<u8>) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("X-Scope-OrgID", tenant)
+        .header("Accept-Encoding", accept_encoding)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (encoding, vary) = (
+        header("content-encoding"),
+        header("vary").unwrap_or_default(),
+    );
+    (encoding, vary, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_answers_are_gzipped_for_clients_that_ask_and_plain_for_others() {
+    let s3 = S3Server::start();
+    let s = services(&s3, &shared_memcached().addr().to_string()).await;
+    let tenant = format!("gzip-{}", Timestamp::now().unix_millis());
+    post_demo(&s.collector, &tenant).await;
+
+    let host = encode("web-1.demo.local;<host>");
+    for path in [
+        "/api".to_owned(),
+        "/api/topology".to_owned(),
+        "/api/topology/processes?unconnected=show".to_owned(),
+        format!("/api/topology/hosts/{host}"),
+        "/api/report".to_owned(),
+        "/api/probes".to_owned(),
+    ] {
+        let url = format!("{}{path}", s.app);
+        let (encoding, _, plain) = get_encoded(&url, &tenant, "identity").await;
+        assert_eq!(encoding, None, "{path}: asked for identity");
+        let (encoding, vary, gzipped) = get_encoded(&url, &tenant, "gzip, deflate, br").await;
+        assert_eq!(encoding.as_deref(), Some("gzip"), "{path}");
+        assert!(
+            vary.to_ascii_lowercase().contains("accept-encoding"),
+            "{path}: Vary {vary:?}"
+        );
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(gzipped.as_slice())
+            .read_to_end(&mut inflated)
+            .unwrap();
+        let json = |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).unwrap();
+        assert_eq!(
+            json(&inflated),
+            json(&plain),
+            "{path}: the same answer, gzipped"
+        );
+        if path.starts_with("/api/topology/processes") {
+            assert!(
+                gzipped.len() * 4 < plain.len(),
+                "{} of {} bytes",
+                gzipped.len(),
+                plain.len()
+            );
+        }
+    }
+    // A client that says nothing of encodings (probes, load tests) gets the plain body.
+    let (status, _, body) = get(&format!("{}/api/probes", s.app), &tenant, None).await;
+    assert_eq!(status, 200);
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread")]

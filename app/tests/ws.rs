@@ -31,6 +31,10 @@ struct Socket {
 async fn connect(app: &str, path: &str, tenant: Option<&str>) -> Result<Socket, (u16, Value)> {
     let url = format!("{}{path}", app.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().unwrap();
+    // As browsers send it on the upgrade: the API's GET answers are gzipped, never the upgrade.
+    request
+        .headers_mut()
+        .insert("Accept-Encoding", "gzip, deflate, br".parse().unwrap());
     if let Some(tenant) = tenant {
         request
             .headers_mut()

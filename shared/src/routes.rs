@@ -4,6 +4,7 @@
 //! documented fails that test.
 
 use actix_web::http::Method;
+use actix_web::middleware::Compress;
 use actix_web::{FromRequest, Handler, Responder, web};
 
 pub enum Routes<'a> {
@@ -36,6 +37,25 @@ impl Routes<'_> {
         F::Output: Responder + 'static,
     {
         self.route(Method::GET, path, handler)
+    }
+
+    /// A GET route whose answers are gzipped for clients that accept gzip, as Scope gzips its
+    /// API's GET answers (all but the websocket). A browser's first load of a large view is
+    /// megabytes of repetitive JSON; clients that do not ask (probes, load tests) get it as is.
+    pub fn get_gzipped<F, Args>(&mut self, path: &str, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        match self {
+            Routes::Serve(cfg) => {
+                let route = web::get().to(handler).wrap(Compress::default());
+                cfg.route(path, route);
+            }
+            Routes::List(list) => list.push((Method::GET, path.to_owned())),
+        }
+        self
     }
 
     pub fn post<F, Args>(&mut self, path: &str, handler: F) -> &mut Self

@@ -46,6 +46,12 @@ describe("standalone with its local probe", () => {
 
   test("hosts shows this machine; processes shows nodes and edges; a click opens details; the URL reopens them", async () => {
     const page = await newPage(b);
+    // The Content-Encoding of each API answer the page reads over HTTP (the websocket aside).
+    const encodings = new Map();
+    page.on("response", (response) => {
+      const { pathname } = new URL(response.url());
+      if (pathname.startsWith("/api/")) encodings.set(pathname, response.headers()["content-encoding"]);
+    });
     await page.goto(`${app.url}/`);
     const short = hostname().split(".")[0];
     const hosts = await eventually(async () => {
@@ -55,6 +61,9 @@ describe("standalone with its local probe", () => {
     await eventually(async () => (await debug(page, "nodePosition", hosts.id)) !== null, 15_000, "this host drawn");
     assert.equal((await debug(page, "state")).view, "hosts");
     assert.equal(await page.locator(".statusbar [data-state]").getAttribute("data-state"), "live");
+    await eventually(async () => encodings.has("/api/topology") && encodings.has("/api/status"), 10_000, "the view list and status read");
+    assert.equal(encodings.get("/api/topology"), "gzip", "the browser asks for gzip and the view list comes gzipped");
+    assert.equal(encodings.get("/api/status"), "gzip");
     await settled(page);
     await page.screenshot({ path: join(screenshots, "hosts.png") });
 

@@ -71,6 +71,10 @@ pub struct LoadgenArgs {
     /// The app's pid, to report its memory.
     #[arg(long)]
     query_pid: Option<u32>,
+    /// Queries with `Accept-Encoding: gzip`, as a browser does: latencies then include the
+    /// app's compressing, and each view's body is reported as sent and as inflated.
+    #[arg(long)]
+    query_gzip: bool,
     /// Writes the id of every report acknowledged with 200 to this file, one a line, for an
     /// audit of the object store (scripts/chaos.sh). Each post then carries a report id of its
     /// own (`--id-prefix` and a number), so every acknowledged report can be found again.
@@ -213,6 +217,7 @@ async fn drive(
             warmup: args.query_warmup,
             until: deadline,
             app_pid: args.query_pid,
+            gzip: args.query_gzip,
         }))
     });
     let mut peak_rss = 0;

@@ -15,6 +15,8 @@ pub struct QueryPlan {
     pub warmup: Duration,
     pub until: Instant,
     pub app_pid: Option<u32>,
+    /// Ask for gzipped answers.
+    pub gzip: bool,
 }
 
 #[derive(Default)]
@@ -25,6 +27,8 @@ struct PathStats {
     failures: BTreeMap<String, u64>,
     degraded: u64,
     last_body: bytes::Bytes,
+    /// Whether `last_body` came gzipped.
+    last_body_gzipped: bool,
     /// The latency of each tenant's first query of this path: what a user opening the view
     /// waits for while the app reads the tenant's window.
     first_us: Vec<u64>,
@@ -56,11 +60,18 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
                 if let Some((name, value)) = tenant {
                     request = request.header(name.as_str(), value.as_str());
                 }
+                if plan.gzip {
+                    request = request.header("Accept-Encoding", "gzip");
+                }
                 let started = Instant::now();
                 let outcome = match request.send().await {
                     Ok(response) => {
                         let status = response.status();
                         let degraded = response.headers().contains_key("x-stormscope-degraded");
+                        let gzipped = response
+                            .headers()
+                            .get("content-encoding")
+                            .is_some_and(|v| v == "gzip");
                         let server_ms = response
                             .headers()
                             .get("server-timing")
@@ -70,14 +81,14 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
                         response
                             .bytes()
                             .await
-                            .map(|b| (status, degraded, server_ms, b))
+                            .map(|b| (status, degraded, server_ms, b, gzipped))
                     }
                     Err(e) => Err(e),
                 };
                 let elapsed = started.elapsed();
                 let s = stats.entry(path).or_default();
                 match outcome {
-                    Ok((status, degraded, server_ms, body)) if status.is_success() => {
+                    Ok((status, degraded, server_ms, body, gzipped)) if status.is_success() => {
                         s.latencies_us.push(elapsed.as_micros() as u64);
                         if first {
                             s.first_us.push(elapsed.as_micros() as u64);
@@ -93,8 +104,9 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
                         // Parsed once at the end: parsing every answer would take the CPU the
                         // app is being measured on.
                         s.last_body = body;
+                        s.last_body_gzipped = gzipped;
                     }
-                    Ok((status, _, _, _)) => {
+                    Ok((status, ..)) => {
                         *s.failures.entry(status.as_str().to_owned()).or_default() += 1
                     }
                     Err(e) => *s.failures.entry(e.to_string()).or_default() += 1,
@@ -109,13 +121,14 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
         .iter()
         .map(|(path, s)| {
             let sorted = sorted_ms(&s.latencies_us);
-            let nodes = serde_json::from_slice::<serde_json::Value>(&s.last_body)
+            let body = inflated(&s.last_body, s.last_body_gzipped);
+            let nodes = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["nodes"].as_object().map(|n| n.len()))
                 .unwrap_or(0);
             let first = sorted_ms(&s.first_us);
             format!(
-                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms (in the app: {}) first query: n={} p50={:.1}ms max={:.1}ms (in the app: {}) nodes={} body={:.1}MiB degraded={} failures={:?}",
+                "query {path}: n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms (in the app: {}) first query: n={} p50={:.1}ms max={:.1}ms (in the app: {}) nodes={} body={:.1}MiB{} degraded={} failures={:?}",
                 sorted.len(),
                 pct(&sorted, 0.5),
                 pct(&sorted, 0.9),
@@ -127,7 +140,12 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
                 first.last().copied().unwrap_or(0.0),
                 by_part(&s.first_server_us),
                 nodes,
-                s.last_body.len() as f64 / (1 << 20) as f64,
+                body.len() as f64 / (1 << 20) as f64,
+                if s.last_body_gzipped {
+                    format!(" (gzipped {:.2}MiB)", s.last_body.len() as f64 / (1 << 20) as f64)
+                } else {
+                    String::new()
+                },
                 s.degraded,
                 s.failures
             )
@@ -141,6 +159,18 @@ pub async fn run(plan: QueryPlan) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// The body as the app wrote it: gzipped bodies inflated (the app's own output, so unbounded).
+fn inflated(body: &[u8], gzipped: bool) -> Vec<u8> {
+    if !gzipped {
+        return body.to_vec();
+    }
+    let mut out = Vec::new();
+    match std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut out) {
+        Ok(_) => out,
+        Err(_) => Vec::new(),
+    }
 }
 
 /// `window p50=1.0ms p99=2.0ms, render ...`: what the app said each part took.
