@@ -13,19 +13,29 @@ use stormscope_shared::codec::{self, Compression};
 use stormscope_shared::time::Timestamp;
 use stormscope_shared::{Format, Limits, TopologyKind};
 
-async fn get(url: &str, tenant: &str, accept: Option<&str>) -> (u16, Option<String>, Vec<u8>) {
+/// GET `url` as `tenant`, with `headers`.
+async fn send(url: &str, tenant: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut request = reqwest::Client::new()
         .get(url)
         .header("X-Scope-OrgID", tenant);
-    if let Some(a) = accept {
-        request = request.header("Accept", a);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let degraded = response
+    request.send().await.unwrap()
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
         .headers()
-        .get("x-stormscope-degraded")
-        .map(|v| v.to_str().unwrap().to_owned());
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+async fn get(url: &str, tenant: &str, accept: Option<&str>) -> (u16, Option<String>, Vec<u8>) {
+    let accept: Vec<_> = accept.map(|a| ("Accept", a)).into_iter().collect();
+    let response = send(url, tenant, &accept).await;
+    let status = response.status().as_u16();
+    let degraded = header(&response, "x-stormscope-degraded");
     (status, degraded, response.bytes().await.unwrap().to_vec())
 }
 
@@ -96,24 +106,10 @@ async fn get_encoded(
     tenant: &str,
     accept_encoding: &str,
 ) -> (Option<String>, String, Vec<u8>) {
-    let response = reqwest::Client::new()
-        .get(url)
-        .header("X-Scope-OrgID", tenant)
-        .header("Accept-Encoding", accept_encoding)
-        .send()
-        .await
-        .unwrap();
+    let response = send(url, tenant, &[("Accept-Encoding", accept_encoding)]).await;
     assert_eq!(response.status(), 200, "{url}");
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
-    let (encoding, vary) = (
-        header("content-encoding"),
-        header("vary").unwrap_or_default(),
-    );
+    let encoding = header(&response, "content-encoding");
+    let vary = header(&response, "vary").unwrap_or_default();
     (encoding, vary, response.bytes().await.unwrap().to_vec())
 }
 

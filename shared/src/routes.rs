@@ -5,7 +5,7 @@
 
 use actix_web::http::Method;
 use actix_web::middleware::Compress;
-use actix_web::{FromRequest, Handler, Responder, web};
+use actix_web::{FromRequest, Handler, Responder, Route, web};
 
 pub enum Routes<'a> {
     /// Registers each route on a server.
@@ -21,13 +21,7 @@ impl Routes<'_> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        match self {
-            Routes::Serve(cfg) => {
-                cfg.route(path, web::method(method).to(handler));
-            }
-            Routes::List(list) => list.push((method, path.to_owned())),
-        }
-        self
+        self.add(method.clone(), path, || web::method(method).to(handler))
     }
 
     pub fn get<F, Args>(&mut self, path: &str, handler: F) -> &mut Self
@@ -48,14 +42,9 @@ impl Routes<'_> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        match self {
-            Routes::Serve(cfg) => {
-                let route = web::get().to(handler).wrap(Compress::default());
-                cfg.route(path, route);
-            }
-            Routes::List(list) => list.push((Method::GET, path.to_owned())),
-        }
-        self
+        self.add(Method::GET, path, || {
+            web::get().to(handler).wrap(Compress::default())
+        })
     }
 
     pub fn post<F, Args>(&mut self, path: &str, handler: F) -> &mut Self
@@ -65,6 +54,18 @@ impl Routes<'_> {
         F::Output: Responder + 'static,
     {
         self.route(Method::POST, path, handler)
+    }
+
+    /// Registers the route `make` builds, or lists (method, path): the route is only built
+    /// when served.
+    fn add(&mut self, method: Method, path: &str, make: impl FnOnce() -> Route) -> &mut Self {
+        match self {
+            Routes::Serve(cfg) => {
+                cfg.route(path, make());
+            }
+            Routes::List(list) => list.push((method, path.to_owned())),
+        }
+        self
     }
 }
 
