@@ -421,8 +421,13 @@ async fn topology_registry_and_options_follow_the_tenants_window() {
     for cache in ["renders", "kept_heads"] {
         let prefix = format!("stormscope_app_cache_bytes{{cache=\"{cache}\"}} ");
         let mut bytes = 0.0;
-        for _ in 0..20 {
-            let processes = format!("{}/api/topology/processes?t={bytes}", s.app);
+        for attempt in 0..20 {
+            // Renders are shared until the window changes: posting the bodies again makes
+            // the next query a render of its own, which records its bytes again.
+            if attempt > 0 {
+                post_demo(&s.collector, &owner).await;
+            }
+            let processes = format!("{}/api/topology/processes", s.app);
             get(&processes, &owner, None).await;
             let (_, _, metrics) = get(&format!("{}/metrics", s.app), &owner, None).await;
             bytes = String::from_utf8(metrics)

@@ -186,6 +186,87 @@ async fn a_reset_with_both_hosts_then_a_new_host_in_add() {
     }
 }
 
+/// One server frame read off `stream`: its first byte and its payload (never masked).
+async fn read_frame(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> (u8, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[1] & 0x80, 0, "a server frame is not masked");
+    let len = match head[1] & 0x7f {
+        126 => stream.read_u16().await.unwrap() as usize,
+        127 => stream.read_u64().await.unwrap() as usize,
+        n => n as usize,
+    };
+    let mut payload = vec![0; len];
+    stream.read_exact(&mut payload).await.unwrap();
+    (head[0], payload)
+}
+
+/// A browser's upgrade, written by hand since tungstenite has no permessage-deflate: the
+/// extension is agreed, and the first message, the reset, comes compressed and inflates to
+/// the view.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_offering_permessage_deflate_gets_compressed_messages() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let s3 = S3Server::start();
+    let s = services(&s3, &shared_memcached().addr().to_string()).await;
+    let tenant = format!("ws-deflate-{}", stamp());
+    post_demo(&s.collector, &tenant).await;
+
+    let host = s.app.trim_start_matches("http://");
+    let mut stream = BufReader::new(TcpStream::connect(host).await.unwrap());
+    let request = format!(
+        "GET /api/topology/hosts/ws?t=200ms HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+         X-Scope-OrgID: {tenant}\r\n\r\n"
+    );
+    stream
+        .get_mut()
+        .write_all(request.as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).await.unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push(line.trim_end().to_ascii_lowercase());
+    }
+    assert!(head[0].starts_with("http/1.1 101"), "{head:?}");
+    assert!(
+        head.contains(
+            &"sec-websocket-extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover".to_owned()
+        ),
+        "{head:?}"
+    );
+
+    let (first_byte, payload) = read_frame(&mut stream).await;
+    assert_eq!(
+        first_byte,
+        0x80 | 0x40 | 0x1,
+        "a final text frame, compressed (RSV1)"
+    );
+    let mut whole = payload.clone();
+    whole.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let mut text = Vec::with_capacity(whole.len() * 50);
+    flate2::Decompress::new(false)
+        .decompress_vec(&whole, &mut text, flate2::FlushDecompress::Sync)
+        .unwrap();
+    let first: Value = serde_json::from_slice(&text).unwrap();
+    assert_eq!(first["reset"], true, "{first}");
+    assert_eq!(ids(&first["add"]), DEMO_HOSTS);
+    assert!(
+        payload.len() * 3 < text.len(),
+        "{} of {} bytes",
+        payload.len(),
+        text.len()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_query_options_filter_every_message() {
     let s3 = S3Server::start();

@@ -52,6 +52,14 @@ describe("standalone with its local probe", () => {
       const { pathname } = new URL(response.url());
       if (pathname.startsWith("/api/")) encodings.set(pathname, response.headers()["content-encoding"]);
     });
+    // The extensions each websocket upgrade agreed to, as Chromium saw the 101 answer.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Network.enable");
+    const agreed = [];
+    cdp.on("Network.webSocketHandshakeResponseReceived", ({ response }) => {
+      const headers = Object.fromEntries(Object.entries(response.headers).map(([k, v]) => [k.toLowerCase(), v]));
+      agreed.push(headers["sec-websocket-extensions"]);
+    });
     await page.goto(`${app.url}/`);
     const short = hostname().split(".")[0];
     const hosts = await eventually(async () => {
@@ -64,6 +72,9 @@ describe("standalone with its local probe", () => {
     await eventually(async () => encodings.has("/api/topology") && encodings.has("/api/status"), 10_000, "the view list and status read");
     assert.equal(encodings.get("/api/topology"), "gzip", "the browser asks for gzip and the view list comes gzipped");
     assert.equal(encodings.get("/api/status"), "gzip");
+    // Chromium offers permessage-deflate and the app agrees: the view drawn above came over
+    // compressed messages.
+    assert.ok(agreed.length > 0 && agreed.every((e) => e?.startsWith("permessage-deflate")), JSON.stringify(agreed));
     await settled(page);
     await page.screenshot({ path: join(screenshots, "hosts.png") });
 

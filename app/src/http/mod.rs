@@ -11,6 +11,7 @@ mod topology;
 mod ui;
 mod ui_events;
 mod ws;
+mod ws_frames;
 
 use std::sync::Arc;
 use std::time::Duration;

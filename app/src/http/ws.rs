@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{Message, MessageStream, Session};
+use actix_ws::{Message, MessageStream};
 use serde::Serialize;
 use stormscope_shared::tenancy::TenantId;
 use stormscope_shared::time::Timestamp;
 
+use super::ws_frames::{self, Outgoing};
 use super::{
     AppState, QueryError, Snapshot, flagged, query_param, snapshot_at, tenant, timestamp_ms,
 };
@@ -57,7 +58,7 @@ pub async fn topology(
         .open(&tenant)
         .map_err(QueryError::TooManySockets)?;
     let (response, session, messages) =
-        actix_ws::handle(&req, body).map_err(|e| QueryError::Handshake(e.to_string()))?;
+        ws_frames::upgrade(&req, body).map_err(|e| QueryError::Handshake(e.to_string()))?;
     let first = snapshot_at(&state, tenant.clone(), clock.end_ms()).await;
     let response = flagged(response, &first.degraded);
     let feed = Feed {
@@ -137,7 +138,7 @@ impl Feed {
         self,
         first: Snapshot,
         _permit: SocketPermit,
-        mut session: Session,
+        session: Outgoing,
         mut messages: MessageStream,
     ) {
         let mut previous: Option<Arc<Nodes>> = None;
@@ -162,7 +163,7 @@ impl Feed {
                         self.snapshot(round_to(tick_ms, MIN_PERIOD.as_millis() as i64)).await
                     }
                     message = messages.recv() => {
-                        if !answer(&mut session, message).await {
+                        if !answer(&session, message).await {
                             return;
                         }
                         continue;
@@ -170,19 +171,19 @@ impl Feed {
                 },
             };
             let (view, query) = (self.view.clone(), self.query.clone());
-            let state = self.state.clone();
-            // Off the worker thread: a large view takes long enough to render to stall every
-            // other request this worker serves.
+            let (state, texts) = (self.state.clone(), session.text_frames());
+            // Off the worker thread: a large view takes long enough to render (and to
+            // compress) to stall every other request this worker serves.
             let rendered = web::block(move || {
                 let current = state.rendered_view(&snapshot, &view, &query);
                 let text = message(previous.as_deref(), &current, &snapshot.degraded);
-                (current, text)
+                (current, texts.frame(&text))
             })
             .await;
-            let Ok((current, text)) = rendered else {
+            let Ok((current, frame)) = rendered else {
                 return;
             };
-            if session.text(text).await.is_err() {
+            if session.send(frame).await.is_err() {
                 return;
             }
             previous = Some(current);
@@ -215,13 +216,13 @@ fn round_to(ms: i64, step: i64) -> i64 {
 
 /// Answers what the client sent; `false` when the socket is done.
 async fn answer(
-    session: &mut Session,
+    session: &Outgoing,
     message: Option<Result<Message, actix_ws::ProtocolError>>,
 ) -> bool {
     match message {
         Some(Ok(Message::Ping(bytes))) => session.pong(&bytes).await.is_ok(),
         Some(Ok(Message::Close(reason))) => {
-            let _ = session.clone().close(reason).await;
+            session.close(reason).await;
             false
         }
         Some(Ok(_)) => true,
