@@ -1,9 +1,11 @@
-# Sourced by the service benchmarks (bench-app.sh, bench-multitenant.sh, bench-standalone.sh):
-# the binary to run, a scratch folder removed on exit, and a real memcached and s3s-fs on the
-# given loopback ports.
+# Sourced by the service benchmarks (bench-app.sh, bench-multitenant.sh, bench-standalone.sh,
+# bench-ws.sh): the binary to run, a scratch folder removed on exit, and a real memcached and
+# s3s-fs on the given loopback ports, or a standalone.
 #
 #   bench_setup                             the binary and the scratch folder only
 #   bench_servers MEMCACHED_PORT S3_PORT    those, and the servers
+#   bench_standalone PORT [FLAGS...]        after bench_setup: `standalone --no-probe` on PORT,
+#                                           ready; its pid in `standalone`
 #
 # Sets BIN (STORMSCOPE_BIN, or a release build made here), APP_BIN (defaults to BIN), WORK,
 # and the AWS_* variables that point the collector and the app at the s3s-fs bucket `bench`.
@@ -37,4 +39,14 @@ bench_servers() {
     sleep 1
     export AWS_ENDPOINT_URL="http://127.0.0.1:${s3_port}" AWS_ACCESS_KEY_ID=bench \
         AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true
+}
+
+bench_standalone() {
+    local port="$1"
+    shift
+    "${BIN}" standalone --no-probe --listen "127.0.0.1:${port}" --data-dir "${WORK}/data" \
+        --log-level warn "$@" >"${WORK}/standalone.log" 2>&1 &
+    standalone=$!
+    pids+=("${standalone}")
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:${port}/healthz" >/dev/null && break; sleep 0.1; done
 }

@@ -17,11 +17,7 @@ DURATION="${1:-30s}"
 source scripts/bench-common.sh
 bench_setup
 # shellcheck disable=SC2086
-"${BIN}" standalone --no-probe --listen 127.0.0.1:24144 --data-dir "${WORK}/data" \
-    --log-level warn ${STANDALONE_ARGS:-} >"${WORK}/standalone.log" 2>&1 &
-standalone=$!
-pids+=("${standalone}")
-for _ in $(seq 50); do curl -sf http://127.0.0.1:24144/healthz >/dev/null && break; sleep 0.1; done
+bench_standalone 24144 ${STANDALONE_ARGS:-}
 total=$(( 15 + $(echo "${DURATION}" | sed 's/s$//') ))
 "${BIN}" loadgen --target http://127.0.0.1:24144 --probes 100 --rate 33.3 --concurrency 16 \
     --duration "${total}s" --query http://127.0.0.1:24144 --query-warmup 15s \

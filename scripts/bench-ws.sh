@@ -16,10 +16,7 @@ PAIRS="${1:-5}"
 # shellcheck source=scripts/bench-common.sh
 source scripts/bench-common.sh
 bench_setup
-"${BIN}" standalone --no-probe --listen 127.0.0.1:24145 --data-dir "${WORK}/data" \
-    --log-level warn >"${WORK}/standalone.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do curl -sf http://127.0.0.1:24145/healthz >/dev/null && break; sleep 0.1; done
+bench_standalone 24145
 "${BIN}" loadgen --target http://127.0.0.1:24145 --probes 100 --rate 33.3 --concurrency 16 \
     --duration "$(( 20 + 16 * PAIRS ))s" >/dev/null 2>&1 &
 pids+=($!)
