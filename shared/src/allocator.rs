@@ -92,11 +92,8 @@ pub fn warm_up(bytes: usize) {
 
 /// This process's resident memory, from `/proc/self/statm`.
 pub fn resident_bytes() -> Option<usize> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf takes and returns integers.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * usize::try_from(page).ok()?)
+    let statm = procfs::process::Process::myself().ok()?.statm().ok()?;
+    usize::try_from(statm.resident * procfs::page_size()).ok()
 }
 
 #[cfg(test)]

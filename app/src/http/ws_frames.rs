@@ -1,6 +1,6 @@
 //! The topology websockets' side of the connection: the upgrade, and the frames the app sends,
 //! compressed with `permessage-deflate` (RFC 7692) when the client offers it, as browsers do.
-//! A live view's first message holds every node (12.8 MiB of JSON for `processes` at 100
+//! A live view's first message holds every node (11.2 MiB of JSON for `processes` at 100
 //! probes) and compresses to about a seventh.
 //!
 //! actix-ws writes frames without extensions (actix-web issue #1635, PR #3496 unmerged), so the
@@ -15,7 +15,7 @@
 use std::convert::Infallible;
 use std::io::Write;
 
-use actix_http::ws::{CloseReason, OpCode, Parser, handshake};
+use actix_http::ws::{CloseReason, OpCode, Parser};
 use actix_web::body::{BodyStream, MessageBody};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -56,21 +56,9 @@ pub fn upgrade(
     req: &HttpRequest,
     body: web::Payload,
 ) -> Result<(HttpResponse, Outgoing, MessageStream), actix_web::Error> {
-    // actix-ws reads what the client sends; its answer and sending half are set aside for
-    // ours (it only builds its `MessageStream` this way).
-    let (_, _, messages) = actix_ws::handle(req, body)?;
-    let mut response = handshake(req.head())?;
-    let deflate = offered(
-        req.headers()
-            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-            .filter_map(|v| v.to_str().ok()),
-    );
-    if deflate {
-        response.insert_header((
-            header::SEC_WEBSOCKET_EXTENSIONS,
-            HeaderValue::from_static(AGREED),
-        ));
-    }
+    // actix-ws checks the handshake, answers it and reads what the client sends; its answer
+    // keeps its head and takes our frames as its body, and its own sending half is set aside.
+    let (response, _, messages) = actix_ws::handle(req, body)?;
     // As actix-ws: a few frames may wait while the connection writes; a slow client then
     // holds the sender back rather than the app's memory growing.
     let (frames, mut queued) = mpsc::channel::<Bytes>(32);
@@ -79,9 +67,20 @@ pub fn upgrade(
             .poll_recv(cx)
             .map(|frame| frame.map(Ok::<_, Infallible>))
     });
-    let response = response.message_body(BodyStream::new(stream).boxed())?;
+    let mut response = response.set_body(BodyStream::new(stream).boxed());
+    let deflate = offered(
+        req.headers()
+            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+            .filter_map(|v| v.to_str().ok()),
+    );
+    if deflate {
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_static(AGREED),
+        );
+    }
     Ok((
-        response.into(),
+        response,
         Outgoing {
             frames,
             texts: TextFrames { deflate },
